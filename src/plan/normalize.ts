@@ -1,0 +1,17 @@
+/** Tag normalisation (design.md §2): trim, drop empties, drop duplicates (case-sensitive), keep order. */
+export function normalizeTags(tags: Iterable<string>): string[] {
+  const seen = new Set<string>();
+  for (const raw of tags) {
+    const tag = raw.trim();
+    if (tag !== '') seen.add(tag);
+  }
+  return [...seen];
+}
+
+/** Two tag lists are equal when they hold the same members, whatever their order. */
+export function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  if (set.size !== b.length) return false;
+  return b.every((t) => set.has(t));
+}
