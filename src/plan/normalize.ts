@@ -10,8 +10,9 @@ export function normalizeTags(tags: Iterable<string>): string[] {
 
 /** Two tag lists are equal when they hold the same members, whatever their order. */
 export function sameTags(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a);
-  if (set.size !== b.length) return false;
-  return b.every((t) => set.has(t));
+  const setA = new Set(a);
+  const setB = new Set(b);
+  if (setA.size !== setB.size) return false;
+  for (const t of setB) if (!setA.has(t)) return false;
+  return true;
 }

@@ -1,4 +1,4 @@
-import { sameTags } from './normalize.js';
+import { normalizeTags, sameTags } from './normalize.js';
 import type { ComposedOp, PlanEntry, Target } from './types.js';
 
 /** Apply a composed operation to the current tags. Pure. Existing tags keep their order. */
@@ -32,11 +32,13 @@ export function resolveTarget(target: Target, before: readonly string[] | null |
     if (target.op.kind !== 'set') throw new Error(`resolveTarget: ${target.id} needs its current tags`);
     return { id: target.id, before: null, after: [...target.op.tags], action: 'update' };
   }
-  const normalizedBefore = [...before];
+  // The journal keeps `before` exactly as the server had it (undo restores it to the letter);
+  // the merge and the no-op check work on its normal form, so " b" is the tag "b".
+  const normalizedBefore = normalizeTags(before);
   const after = applyOp(normalizedBefore, target.op);
   return {
     id: target.id,
-    before: normalizedBefore,
+    before: [...before],
     after,
     action: sameTags(normalizedBefore, after) ? 'unchanged' : 'update',
   };

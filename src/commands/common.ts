@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import type { ManifestFormat } from '../manifest/index.js';
+import { assertSafeBaseUrl, ReimageClient } from '../reimage/client.js';
+import { loadApiKey } from '../reimage/credentials.js';
+import { createLogger } from '../report/logger.js';
+import { RequestExecutor, type ExecutorEvents } from '../runner/executor.js';
+import { RateLimiter } from '../runner/rate-limiter.js';
+import { AutoRate } from '../runner/auto-rate.js';
+import type { RetryOptions } from '../runner/retry-policy.js';
+import type { RateSetting } from './options.js';
+
+/** Where a command writes for people, and how it learns of SIGINT/SIGTERM (wired in cli.ts). */
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  /** Register a callback for the first SIGINT/SIGTERM; returns an unregister function. */
+  onInterrupt(callback: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
+}
+
+export const DEFAULT_BASE_URL = 'https://api.reimage.dev';
+
+/** Options every command that talks to the API shares. */
+export interface ApiOptions {
+  baseUrl?: string;
+  apiKeyFile?: string;
+  concurrency: number;
+  rate: RateSetting;
+  retry: RetryOptions;
+  timeoutMs: number;
+  logLevel: string;
+  logFile?: string;
+}
+
+export interface ManifestReadOptions {
+  format?: ManifestFormat;
+  tagSeparator: string;
+  maxTagLength: number;
+}
+
+export interface ApiSession {
+  apiKey: string;
+  logger: Logger;
+  flushLogs(): Promise<void>;
+  client: ReimageClient;
+  limiter: RateLimiter;
+  executor: RequestExecutor;
+  autoRate?: AutoRate;
+  close(): Promise<void>;
+}
+
+/** Resolve the key and base URL (both checked before any request) and build the request stack. */
+export async function openApiSession(
+  options: ApiOptions,
+  io: CommandIO,
+  extra: { runId?: string; events?: ExecutorEvents } = {},
+): Promise<ApiSession> {
+  const baseUrl = options.baseUrl ?? io.env.REIMAGE_BASE_URL ?? DEFAULT_BASE_URL;
+  assertSafeBaseUrl(baseUrl);
+  const apiKey = await loadApiKey({ apiKeyFile: options.apiKeyFile, env: io.env });
+  const { logger, flush } = createLogger({
+    level: options.logLevel,
+    logFile: options.logFile,
+    redact: [apiKey],
+    runId: extra.runId,
+  });
+  const client = new ReimageClient({
+    baseUrl,
+    apiKey,
+    concurrency: options.concurrency,
+    timeoutMs: options.timeoutMs,
+  });
+  const autoRate = options.rate === 'auto' ? new AutoRate() : undefined;
+  const limiter = new RateLimiter(autoRate ? autoRate.rate : (options.rate as number));
+  const events: ExecutorEvents = {
+    onSuccess(kind) {
+      autoRate?.onSuccess(limiter);
+      extra.events?.onSuccess?.(kind);
+    },
+    onRetry(kind, error, attempt, delayMs) {
+      logger.debug({ kind, attempt, delayMs, err: error }, 'retrying');
+      extra.events?.onRetry?.(kind, error, attempt, delayMs);
+    },
+    on429(error) {
+      autoRate?.on429(limiter, error);
+      extra.events?.on429?.(error);
+    },
+  };
+  const executor = new RequestExecutor(limiter, options.retry, options.concurrency, events);
+  return {
+    apiKey,
+    logger,
+    flushLogs: flush,
+    client,
+    limiter,
+    executor,
+    ...(autoRate ? { autoRate } : {}),
+    async close() {
+      await client.close();
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { ExitCode, UsageError } from '../errors.js';
+import { assertNoProblems, loadManifest, formatProblem } from '../manifest/index.js';
+import { PlanStats } from '../plan/summary.js';
+import { renderPlan } from '../plan/render.js';
+import type { Target } from '../plan/types.js';
+import { formatRunSummary } from '../report/human.js';
+import { createProgress } from '../report/progress.js';
+import {
+  createRunDir,
+  JournalWriter,
+  latestById,
+  openExistingRunDir,
+  readJournal,
+  summarizeJournal,
+  writeFailures,
+  writePlan,
+  writeRejects,
+  writeSummary,
+  writeUndo,
+  type RunSummary,
+} from '../report/run-dir.js';
+import { runTargets, type FailureBudget } from '../runner/run.js';
+import type { JournalEntry } from '../runner/types.js';
+import { openApiSession, type ApiOptions, type CommandIO, type ManifestReadOptions } from './common.js';
+
+export interface RunCommandOptions extends ApiOptions, ManifestReadOptions {
+  manifest: string;
+  read: boolean;
+  pageSize: number;
+  dryRun: boolean;
+  skipInvalid: boolean;
+  maxFailures?: FailureBudget;
+  out?: string;
+  resume?: string;
+  /** Name shown in the summary (`run`, `plan`, `job <name>`). */
+  command?: string;
+}
+
+/**
+ * `retag run` (and `plan`, which is `run --dry-run` with a plan report).
+ * Order matters: manifest, key and base URL are all checked before the first request.
+ */
+export async function runCommand(options: RunCommandOptions, io: CommandIO): Promise<number> {
+  const startedAt = new Date();
+  const command = options.command ?? (options.dryRun ? 'plan' : 'run');
+  const manifest = await loadManifest(options.manifest, {
+    format: options.format,
+    tagSeparator: options.tagSeparator,
+    maxTagLength: options.maxTagLength,
+    requireSetOnly: !options.read,
+  });
+  if (manifest.problems.length > 0 && !options.skipInvalid) {
+    assertNoProblems(options.manifest, manifest.problems);
+  }
+  if (manifest.targets.length === 0) {
+    throw new UsageError(`${options.manifest}: no valid rules to apply`);
+  }
+
+  const runDir = options.resume ? await openExistingRunDir(options.resume) : await createRunDir(options.out, startedAt);
+  const runId = options.resume ? path.basename(runDir) : randomUUID();
+  let progress: ReturnType<typeof createProgress> | undefined;
+  const session = await openApiSession(options, io, {
+    runId,
+    events: { on429: () => progress?.note429() },
+  });
+  const { logger, executor, client } = session;
+  const unregister = io.onInterrupt((signal) => {
+    interrupted = signal;
+    logger.warn({ signal }, `${signal}: finishing the requests in flight, then writing reports (again to quit at once)`);
+    executor.abort(`interrupted by ${signal}`);
+  });
+  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+
+  try {
+    if (manifest.problems.length > 0) {
+      await writeRejects(runDir, manifest.problems);
+      for (const p of manifest.problems) logger.warn({ problem: formatProblem(p) }, 'rule rejected (--skip-invalid)');
+    }
+
+    // Resume: items already updated/unchanged are skipped; the journal is appended to.
+    const latest = new Map<string, JournalEntry>();
+    if (options.resume) {
+      const { entries, tornLines } = await readJournal(runDir);
+      if (tornLines > 0) logger.warn({ tornLines }, 'journal had a torn last line (a crash mid-write): ignored');
+      for (const [id, entry] of latestById(entries)) latest.set(id, entry);
+    }
+    const done = (t: Target) => {
+      const outcome = latest.get(t.id)?.outcome;
+      return outcome === 'updated' || outcome === 'unchanged';
+    };
+    const todo = manifest.targets.filter((t) => !done(t));
+    const skipped = manifest.targets.length - todo.length;
+
+    const journal = options.dryRun ? undefined : await JournalWriter.open(runDir, { append: Boolean(options.resume) });
+    const planStats = new PlanStats();
+    const planEntries: import('../plan/types.js').PlanEntry[] = [];
+    progress = createProgress({ total: todo.length, stream: io.stderr, logger });
+    const counts = { updated: 0, unchanged: 0, failed: 0, skipped, total: manifest.targets.length };
+
+    logger.info(
+      { manifest: options.manifest, items: manifest.targets.length, rules: manifest.ruleCount, skipped, runDir, dryRun: options.dryRun },
+      `${command}: ${todo.length} items to process${skipped ? ` (${skipped} already done, skipped)` : ''}`,
+    );
+    const result = await runTargets(
+      todo,
+      client,
+      executor,
+      {
+        logger,
+        onItem(entry) {
+          journal?.write(entry);
+          latest.set(entry.id, entry);
+          if (entry.outcome !== 'skipped') counts[entry.outcome]++;
+          progress?.tick(entry.outcome);
+        },
+        onPlan(entry) {
+          planStats.add(entry);
+          if (options.dryRun) planEntries.push(entry);
+        },
+      },
+      {
+        read: options.read,
+        pageSize: options.pageSize,
+        dryRun: options.dryRun,
+        ...(options.maxFailures ? { maxFailures: options.maxFailures } : {}),
+      },
+    );
+    progress.stop();
+    await journal?.close();
+
+    // Reports cover the whole run (every invocation of it, when resumed).
+    const byId = new Map(manifest.targets.map((t) => [t.id, t]));
+    if (options.dryRun) {
+      await writePlan(runDir, planEntries);
+      io.stdout.write(`${renderPlan(planStats.result())}\n`);
+    } else {
+      const failed = [...latest.values()]
+        .filter((e) => e.outcome === 'failed')
+        .flatMap((entry) => {
+          const target = byId.get(entry.id);
+          return target ? [{ target, entry }] : [];
+        });
+      await writeFailures(runDir, failed);
+      await writeUndo(runDir, [...latest.values()]);
+    }
+
+    const exitCode = interrupted
+      ? interrupted === 'SIGINT'
+        ? ExitCode.sigint
+        : ExitCode.sigterm
+      : result.aborted
+        ? ExitCode.aborted
+        : counts.failed > 0
+          ? ExitCode.itemsFailed
+          : ExitCode.ok;
+    const endedAt = new Date();
+    const whole = summarizeJournal(latest);
+    const summary: RunSummary = {
+      command,
+      manifest: options.manifest,
+      counts,
+      failuresByReason: whole.failuresByReason,
+      requests: { ...executor.counters },
+      startedAt: startedAt.toISOString(),
+      endedAt: endedAt.toISOString(),
+      durationMs: endedAt.getTime() - startedAt.getTime(),
+      exitCode,
+      runDir,
+      rate: session.autoRate
+        ? { mode: 'auto', final: Math.round(session.autoRate.rate * 10) / 10 }
+        : { mode: 'fixed', final: session.limiter.rate },
+      ...(result.aborted ? { aborted: result.aborted.message } : {}),
+      ...(result.unfinished > 0 && !options.dryRun ? { unfinished: result.unfinished } : {}),
+      ...(options.resume ? { wholeRun: whole.counts } : {}),
+    };
+    await writeSummary(runDir, summary);
+    logger.info({ summary: { counts, requests: summary.requests, exitCode, durationMs: summary.durationMs } }, 'run finished');
+    io.stderr.write(`${formatRunSummary(summary)}\n`);
+    return exitCode;
+  } finally {
+    unregister();
+    progress?.stop();
+    await session.close();
+  }
+}

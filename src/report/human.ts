@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { formatDuration } from './progress.js';
+import { FAILURES_FILE, type RunSummary } from './run-dir.js';
+
+/** Quote a path for a POSIX shell only when it needs it. */
+export function shellQuote(s: string): string {
+  if (/^[\w./:@%+=,-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+const RESUMABLE_EXIT_CODES = new Set([3, 130, 143]);
+
+/** The short human summary printed on stderr when a run ends. */
+export function formatRunSummary(summary: RunSummary): string {
+  const { counts, requests } = summary;
+  const lines: string[] = [];
+
+  const outcome = [
+    `${counts.updated} updated`,
+    `${counts.unchanged} unchanged`,
+    `${counts.failed} failed`,
+    ...(counts.skipped > 0 ? [`${counts.skipped} skipped`] : []),
+  ].join(', ');
+  lines.push(`retag ${summary.command}: ${plural(counts.total, 'item')}: ${outcome}`);
+
+  const reasons = Object.entries(summary.failuresByReason)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, n]) => `${reason} ${n}`);
+  if (summary.wholeRun) {
+    const w = summary.wholeRun;
+    lines.push(`  whole run: ${w.updated} updated, ${w.unchanged} unchanged, ${w.failed} failed (${plural(w.total, 'item')})`);
+  }
+  if (reasons.length > 0) lines.push(`  failures:  ${reasons.join(', ')}`);
+
+  lines.push(
+    `  requests:  ${requests.total} (${requests.reads} reads, ${requests.writes} writes), ` +
+      `${plural(requests.retries, 'retry', 'retries')}, ${requests.status429} × 429`,
+  );
+  if (summary.rate) {
+    lines.push(
+      summary.rate.mode === 'auto'
+        ? `  rate:      auto, ended at ${summary.rate.final}/s`
+        : `  rate:      ${summary.rate.final}/s`,
+    );
+  }
+  lines.push(`  duration:  ${formatDuration(summary.durationMs / 1000)} (exit ${summary.exitCode})`);
+  if (summary.aborted) lines.push(`  aborted:   ${summary.aborted}`);
+  if (summary.unfinished) lines.push(`  unfinished: ${plural(summary.unfinished, 'item')} (resumable)`);
+  lines.push(`  run dir:   ${summary.runDir}`);
+
+  if (counts.failed > 0) {
+    lines.push(`re-run failures with: retag run ${shellQuote(join(summary.runDir, FAILURES_FILE))}`);
+  }
+  if (summary.command === 'run' && RESUMABLE_EXIT_CODES.has(summary.exitCode) && summary.manifest !== undefined) {
+    lines.push(
+      `resume with: retag run ${shellQuote(summary.manifest)} --resume ${shellQuote(summary.runDir)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+
+/** What a secret is replaced with, in logs and reports. */
+export const REDACTED = '[REDACTED]';
+
+/** Key paths pino itself censors, whatever their value (design.md §5: the key is redacted everywhere). */
+export const REDACT_PATHS = [
+  'apiKey',
+  '*.apiKey',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'req.headers.authorization',
+];
+
+export interface LoggerOptions {
+  /** pino level name (default `info`). */
+  level?: string;
+  /** Write JSON lines to this file (created with its directories, appended to) instead of stderr. */
+  logFile?: string;
+  /** Human-readable lines (pino-pretty). Default: stderr is a terminal and there is no logFile. */
+  pretty?: boolean;
+  /** Literal secrets (the API key) that must never appear in a line, even inside a message or a stack. */
+  redact: string[];
+  /** Put on every line. */
+  runId?: string;
+  /** Where lines go instead of stderr/logFile (tests, embedding). Must accept whole lines. */
+  destination?: DestinationStream;
+}
+
+export interface CreatedLogger {
+  logger: Logger;
+  /** Wait until every line written so far has reached its destination. */
+  flush(): Promise<void>;
+}
+
+/**
+ * A function replacing every occurrence of each secret with `[REDACTED]`: the raw string and its
+ * JSON-escaped form (a key with a quote or backslash is escaped inside a JSON line).
+ * Empty secrets are ignored; longer secrets are replaced first so a secret containing another
+ * one is censored whole.
+ */
+export function createScrubber(secrets: readonly string[]): (text: string) => string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (typeof secret !== 'string' || secret === '') continue;
+    forms.add(secret);
+    forms.add(JSON.stringify(secret).slice(1, -1));
+  }
+  const ordered = [...forms].sort((a, b) => b.length - a.length);
+  if (ordered.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const form of ordered) if (out.includes(form)) out = out.split(form).join(REDACTED);
+    return out;
+  };
+}
+
+/** Replace every occurrence of each secret in `text` (for error messages, crash output, reports). */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  return createScrubber(secrets)(text);
+}
+
+/**
+ * The run's logger. Lines are written synchronously (fd 2 or the log file), so nothing logged
+ * before `process.exit` is lost and no worker thread keeps the process alive. Pretty output is
+ * pino-pretty's formatter applied line by line on the same synchronous destination, for the same
+ * reasons. Secrets are censored twice: by key path (pino `redact`) and by value on the finished
+ * line (`hooks.streamWrite`), which covers messages, error messages and stacks.
+ */
+export function createLogger(options: LoggerOptions): CreatedLogger {
+  const { level = 'info', logFile, runId } = options;
+  const pretty = options.pretty ?? (process.stderr.isTTY === true && logFile === undefined && !options.destination);
+  const scrub = createScrubber(options.redact);
+
+  const sink: DestinationStream & { flushSync?: () => void } =
+    options.destination ??
+    (logFile !== undefined
+      ? pino.destination({ dest: logFile, sync: true, mkdir: true, append: true })
+      : pino.destination({ fd: 2, sync: true }));
+
+  let stream: DestinationStream = sink;
+  if (pretty) {
+    const format = pinoPretty.prettyFactory({
+      colorize: logFile === undefined && !options.destination && process.stderr.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      errorLikeObjectKeys: ['err', 'error'],
+    });
+    stream = { write: (line: string) => sink.write(format(line)) };
+  }
+
+  const logger = pino(
+    {
+      level,
+      base: { pid: process.pid, hostname: hostname(), ...(runId !== undefined ? { runId } : {}) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      errorKey: 'err',
+      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+      hooks: { streamWrite: scrub },
+    },
+    stream,
+  );
+
+  return {
+    logger,
+    flush: () =>
+      new Promise<void>((resolve) => {
+        try {
+          if (typeof sink.flushSync === 'function') sink.flushSync();
+        } catch {
+          // Nothing buffered (sync destination) or the fd is closed: nothing left to flush.
+        }
+        resolve();
+      }),
+  };
+}

@@ -1,0 +1,160 @@
+import PQueue from 'p-queue';
+import { systemClock, type Clock } from './clock.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { decideRetry, type RetryOptions } from './retry-policy.js';
+
+export type RequestKind = 'read' | 'write';
+
+export interface RequestCounters {
+  total: number;
+  reads: number;
+  writes: number;
+  retries: number;
+  status429: number;
+}
+
+/** What the executor tells its observer (rate control, logging, progress). */
+export interface ExecutorEvents {
+  onSuccess?(kind: RequestKind): void;
+  /** A retryable failure; `delayMs` is how long the retry waits (outside the queue). */
+  onRetry?(kind: RequestKind, error: unknown, attempt: number, delayMs: number): void;
+  on429?(error: unknown): void;
+}
+
+export type Attempted<T> =
+  | { ok: true; value: T; attempts: number }
+  | { ok: false; error: unknown; attempts: number; reason: FinalReason };
+
+export type FinalReason =
+  | 'not_found'
+  | 'forbidden'
+  | 'http'
+  | 'retries_exhausted'
+  | 'unauthorized'
+  | 'network'
+  | 'aborted';
+
+const PRIORITY_RETRY = 2;
+const PRIORITY_READ = 1;
+const PRIORITY_WRITE = 0;
+
+/**
+ * Runs requests through one p-queue (the concurrency bound) and one RateLimiter (the request
+ * rate), retrying by the pure retry policy. A retry waits *outside* the queue, so it holds no
+ * concurrency slot, and goes back in ahead of fresh work; every attempt takes a rate slot.
+ */
+export class RequestExecutor {
+  readonly queue: PQueue;
+  readonly counters: RequestCounters = { total: 0, reads: 0, writes: 0, retries: 0, status429: 0 };
+  readonly #abort = new AbortController();
+  #abortReason: string | undefined;
+
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly retry: RetryOptions,
+    concurrency: number,
+    private readonly events: ExecutorEvents = {},
+    private readonly clock: Clock = systemClock,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.queue = new PQueue({ concurrency });
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  get abortReason(): string | undefined {
+    return this.#abortReason;
+  }
+
+  /** Stop starting requests: queued work is dropped, waiting retries give up, in-flight ones finish. */
+  abort(reason: string): void {
+    if (this.aborted) return;
+    this.#abortReason = reason;
+    this.queue.clear();
+    this.#abort.abort(new Error(reason));
+  }
+
+  /** Requests queued but not started (for backpressure). */
+  get backlog(): number {
+    return this.queue.size;
+  }
+
+  async waitForBacklogBelow(limit: number): Promise<void> {
+    if (this.queue.size >= limit) await this.queue.onSizeLessThan(limit);
+  }
+
+  /** Wait until nothing is running or queued (retries waiting outside the queue are not counted). */
+  onIdle(): Promise<void> {
+    return this.queue.onIdle();
+  }
+
+  /**
+   * Send one logical request, retrying by policy. `send` gets no abort signal on purpose: on an
+   * abort, requests already in flight finish (bounded by the request timeout) so their results
+   * reach the journal; only requests not yet started are dropped.
+   */
+  async execute<T>(kind: RequestKind, send: () => Promise<T>): Promise<Attempted<T>> {
+    let attempts = 0;
+    for (;;) {
+      if (this.aborted) return { ok: false, error: this.signal.reason, attempts, reason: 'aborted' };
+      const priority = attempts > 0 ? PRIORITY_RETRY : kind === 'read' ? PRIORITY_READ : PRIORITY_WRITE;
+      let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+      try {
+        outcome = await this.queue.add(
+          async () => {
+            await this.limiter.acquire(this.signal);
+            if (this.aborted) return undefined; // dropped: the run is stopping
+            attempts++;
+            this.counters.total++;
+            if (kind === 'read') this.counters.reads++;
+            else this.counters.writes++;
+            try {
+              return { ok: true as const, value: await send() };
+            } catch (error) {
+              return { ok: false as const, error };
+            }
+          },
+          { priority },
+        );
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      if (outcome === undefined) {
+        return { ok: false, error: this.signal.reason, attempts, reason: 'aborted' };
+      }
+      if (outcome.ok) {
+        this.events.onSuccess?.(kind);
+        return { ok: true, value: outcome.value, attempts };
+      }
+      const error = outcome.error;
+      if (statusOf(error) === 429) {
+        this.counters.status429++;
+        this.events.on429?.(error);
+      }
+      if (this.aborted) return { ok: false, error, attempts, reason: 'aborted' };
+      const decision = decideRetry(attempts, error, this.retry, this.clock.now(), this.random);
+      if (!decision.retry) return { ok: false, error, attempts, reason: decision.reason };
+      this.counters.retries++;
+      if (statusOf(error) === 429) {
+        // A 429 slows the whole queue: nobody sends until this request's wait is over.
+        this.limiter.pauseUntil(this.clock.now() + decision.delayMs);
+      }
+      this.events.onRetry?.(kind, error, attempts, decision.delayMs);
+      await this.clock.sleep(decision.delayMs, this.signal);
+    }
+  }
+}
+
+export function statusOf(error: unknown): number | undefined {
+  if (error && typeof error === 'object' && 'status' in error) {
+    const status = (error as { status: unknown }).status;
+    return typeof status === 'number' ? status : undefined;
+  }
+  return undefined;
+}

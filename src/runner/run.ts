@@ -1,0 +1,171 @@
+import type { Logger } from 'pino';
+import { resolveTarget } from '../plan/resolve.js';
+import type { PlanEntry, Target } from '../plan/types.js';
+import type { RequestExecutor, Attempted } from './executor.js';
+import { scanLibrary, type TagsApi } from './scan.js';
+import type { FailureReason, JournalEntry } from './types.js';
+import { describeError } from './describe-error.js';
+import { RunAbort, type AbortKind } from './abort.js';
+
+/** `--max-failures`: an absolute count or a share of the items. */
+export type FailureBudget = { count: number } | { percent: number };
+
+export interface RunTargetsOptions {
+  /** Read current tags first (default). False is `--no-read`: set/clear only, no no-op skip. */
+  read: boolean;
+  pageSize: number;
+  /** Plan only: resolve and report, never write. */
+  dryRun: boolean;
+  maxFailures?: FailureBudget;
+  /** Writes allowed to wait in the queue before the scan pauses (keeps read→write time short). */
+  maxBacklog?: number;
+}
+
+export interface RunTargetsHooks {
+  /** Every finished item (the journal); called once per item, in finishing order. */
+  onItem(entry: JournalEntry): void;
+  /** Every resolved plan entry, before any write (plan.ndjson, plan stats). */
+  onPlan?(entry: PlanEntry): void;
+  logger: Logger;
+}
+
+export interface RunTargetsResult {
+  /** Why the run stopped early, when it did (exit 3). */
+  aborted?: { reason: AbortKind; message: string };
+  failed: number;
+  finished: number;
+  /** Items that never finished (abort): not journaled, so a resume retries them. */
+  unfinished: number;
+}
+
+
+/**
+ * The heart of `run`: read current tags page by page, resolve each target as soon as its page
+ * is read, and write what changed — every request through the executor (queue + rate + retry).
+ * Each item ends as exactly one journal entry; failures are data, not exceptions.
+ */
+export async function runTargets(
+  targets: Target[],
+  api: TagsApi,
+  executor: RequestExecutor,
+  hooks: RunTargetsHooks,
+  options: RunTargetsOptions,
+): Promise<RunTargetsResult> {
+  const { logger } = hooks;
+  const total = targets.length;
+  const budget = budgetCount(options.maxFailures, total);
+  const maxBacklog = options.maxBacklog ?? Math.max(64, executor.queue.concurrency * 16);
+  const inflight = new Set<Promise<void>>();
+  let failed = 0;
+  let finished = 0;
+  let aborted: RunTargetsResult['aborted'];
+
+  const stop = (reason: AbortKind, message: string) => {
+    if (aborted) return;
+    aborted = { reason, message };
+    logger.error({ reason }, message);
+    executor.abort(message);
+  };
+
+  const finish = (entry: JournalEntry) => {
+    finished++;
+    if (entry.outcome === 'failed') {
+      failed++;
+      logger.error(
+        { id: entry.id, status: entry.status, attempts: entry.attempts, reason: entry.reason },
+        `${entry.id}: ${entry.error ?? entry.reason}`,
+      );
+    }
+    hooks.onItem(entry);
+    if (entry.outcome === 'failed' && budget !== undefined && failed > budget) {
+      stop('budget', `failure budget exceeded: ${failed} items failed (--max-failures allows ${budget})`);
+    }
+  };
+
+  const handle = (entry: PlanEntry) => {
+    hooks.onPlan?.(entry);
+    const at = () => new Date().toISOString();
+    if (entry.action === 'not_found') {
+      finish({ ...entry, outcome: 'failed', attempts: 0, reason: 'not_found', error: 'not_found: id not in the library', at: at() });
+      return;
+    }
+    if (entry.action === 'unchanged') {
+      finish({ ...entry, outcome: 'unchanged', attempts: 0, at: at() });
+      return;
+    }
+    if (options.dryRun) return;
+    const after = entry.after ?? [];
+    const task = executor
+      .execute('write', () => api.update(entry.id, after))
+      .then((result: Attempted<void>) => {
+        if (result.ok) {
+          finish({ ...entry, outcome: 'updated', attempts: result.attempts, status: 200, at: at() });
+          return;
+        }
+        if (result.reason === 'aborted') return; // unfinished: a resume picks it up
+        if (result.reason === 'unauthorized') {
+          stop('unauthorized', 'the API key was rejected (401 Unauthorized): check REIMAGE_API_KEY or --api-key-file');
+          return;
+        }
+        const { status, message } = describeError(result.error, result.attempts);
+        finish({
+          ...entry,
+          outcome: 'failed',
+          attempts: result.attempts,
+          ...(status !== undefined ? { status } : {}),
+          reason: result.reason as FailureReason,
+          error: message,
+          at: at(),
+        });
+      });
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  };
+
+  try {
+    if (!options.read) {
+      for (const target of targets) {
+        if (aborted) break;
+        await executor.waitForBacklogBelow(maxBacklog);
+        handle(resolveTarget(target, null));
+      }
+    } else {
+      const pending = new Map(targets.map((t) => [t.id, t]));
+      for await (const records of scanLibrary(api, executor, options.pageSize, logger)) {
+        for (const record of records) {
+          const target = pending.get(record.id);
+          if (!target) continue;
+          pending.delete(record.id);
+          if (record.tags === null) {
+            throw new RunAbort(
+              'list_shape',
+              `the listing (GET /get/) returned ${record.id} without its tags: cannot merge safely, nothing was written. ` +
+                'Use --no-read with set/clear rules only, or run `retag probe` to inspect the response.',
+            );
+          }
+          handle(resolveTarget(target, record.tags));
+        }
+        if (aborted || pending.size === 0) break;
+        await executor.waitForBacklogBelow(maxBacklog);
+      }
+      if (!aborted) for (const target of pending.values()) handle(resolveTarget(target, undefined));
+    }
+  } catch (error) {
+    if (error instanceof RunAbort) stop(error.kind, error.message);
+    else if (executor.aborted) {
+      /* the scan was cut short by an abort already recorded */
+    } else throw error;
+  }
+  // A signal handler may have aborted the executor directly.
+  if (!aborted && executor.aborted) aborted = { reason: 'signal', message: executor.abortReason ?? 'interrupted' };
+  while (inflight.size > 0) await Promise.all([...inflight]);
+  if (!aborted && executor.aborted) aborted = { reason: 'signal', message: executor.abortReason ?? 'interrupted' };
+  return { ...(aborted ? { aborted } : {}), failed, finished, unfinished: total - finished };
+}
+
+function budgetCount(budget: FailureBudget | undefined, total: number): number | undefined {
+  if (!budget) return undefined;
+  if ('count' in budget) return budget.count;
+  return Math.floor((budget.percent / 100) * total);
+}
+

@@ -1,0 +1,88 @@
+import { describe, expect, it } from '@jest/globals';
+import { RateLimiter } from '../src/runner/rate-limiter.js';
+import { FakeClock, flush } from './helpers/fake-clock.js';
+
+/** Start `n` acquirers and record the (fake) time each one is admitted. */
+function admitTimes(limiter: RateLimiter, clock: FakeClock, n: number): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) void limiter.acquire().then(() => times.push(clock.now()));
+  return times;
+}
+
+describe('RateLimiter', () => {
+  it('spaces requests evenly at the rate, after a burst of a tenth of a second', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter(40, { clock });
+    const t0 = clock.now();
+    const times = admitTimes(limiter, clock, 44);
+    await flush();
+    expect(times.length).toBe(4); // burst = 40/10
+    await clock.advance(1000);
+    expect(times.length).toBe(44);
+    const gaps = times.slice(4).map((t, i) => t - (times[i + 3] ?? t0));
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(25);
+    for (const gap of gaps) expect(gap).toBeLessThanOrEqual(26);
+  });
+
+  it('never admits more than the server bucket allows over any window', async () => {
+    const clock = new FakeClock();
+    const rate = 20;
+    const limiter = new RateLimiter(rate, { clock });
+    const times = admitTimes(limiter, clock, 200);
+    await clock.advance(10_000, 5);
+    expect(times.length).toBe(200);
+    // A token bucket of `rate` tokens refilled at `rate`/s accepts at most rate + rate*w in w s.
+    for (let i = 0; i < times.length; i++) {
+      const windowEnd = times[i]! + 1000;
+      const inWindow = times.filter((t) => t >= times[i]! && t < windowEnd).length;
+      expect(inWindow).toBeLessThanOrEqual(rate * 2);
+    }
+    const spanS = (times.at(-1)! - times[0]!) / 1000;
+    expect(199 / spanS).toBeLessThanOrEqual(rate * 1.02);
+    expect(199 / spanS).toBeGreaterThanOrEqual(rate * 0.98);
+  });
+
+  it('pauseUntil holds every request, including those already waiting for a slot', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter(10, { clock });
+    const times = admitTimes(limiter, clock, 3);
+    await flush();
+    expect(times.length).toBe(1);
+    const pausedAt = clock.now();
+    limiter.pauseUntil(pausedAt + 2000);
+    await clock.advance(1999, 10);
+    expect(times.length).toBe(1);
+    await clock.advance(500, 10);
+    expect(times.length).toBe(3);
+    expect(Math.min(...times.slice(1))).toBeGreaterThanOrEqual(pausedAt + 2000);
+  });
+
+  it('setRate changes the spacing from then on', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter(1, { clock });
+    limiter.setRate(100);
+    const times = admitTimes(limiter, clock, 50);
+    await clock.advance(600);
+    expect(times.length).toBe(50);
+    expect(limiter.rate).toBe(100);
+  });
+
+  it('rejects a rate that is not a positive number', () => {
+    expect(() => new RateLimiter(0)).toThrow(/positive/);
+    expect(() => new RateLimiter(Number.NaN)).toThrow(/positive/);
+  });
+
+  it('an aborted acquire resolves without waiting', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter(1, { clock });
+    await limiter.acquire();
+    const controller = new AbortController();
+    let done = false;
+    void limiter.acquire(controller.signal).then(() => (done = true));
+    await flush();
+    expect(done).toBe(false);
+    controller.abort();
+    await flush();
+    expect(done).toBe(true);
+  });
+});
