@@ -8,17 +8,119 @@ export function keySegment(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-/** A JSON.parse error as a message and, where V8 names a position, the 1-based line. */
-export function describeJsonError(error: unknown, text: string, lineOffset = 0): { message: string; line?: number } {
+/**
+ * A JSON.parse error as a message and the 1-based line of the error. V8 names a position for
+ * some errors only ("Unexpected token ']'" has none), so the offset is otherwise found by a
+ * small syntax check of our own.
+ */
+export function describeJsonError(error: unknown, text: string): { message: string; line?: number } {
   const raw = error instanceof Error ? error.message : String(error);
+  const reason = raw
+    .replace(/ in JSON at position \d+.*$/s, '')
+    // Node 22+ appends "(line N column M)"; V8 may quote a snippet of the input: we give the line.
+    .replace(/ \(line \d+ column \d+\)$/, '')
+    .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
   const match = / at position (\d+)/.exec(raw);
-  // Node 22+ appends "(line N column M)"; strip either form, we add our own line.
-  const reason = raw.replace(/ in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, '');
-  if (match) {
-    const position = Number(match[1]);
-    return { message: `malformed JSON: ${reason}`, line: lineOffset + lineAt(text, position) };
+  const offset = match ? Number(match[1]) : jsonErrorOffset(text);
+  const message = `malformed JSON: ${reason}`;
+  if (offset === undefined) return { message };
+  // "Unexpected end": name the last line with content, not the empty one after the final newline.
+  const end = text.trimEnd().length;
+  return { message, line: lineAt(text, offset >= end ? Math.max(end - 1, 0) : offset) };
+}
+
+class SyntaxAt {
+  constructor(readonly offset: number) {}
+}
+
+/** Offset of the first JSON syntax error in `text`, or undefined when it is valid JSON. */
+export function jsonErrorOffset(text: string): number | undefined {
+  const n = text.length;
+  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  let i = 0;
+  const fail = (): never => {
+    throw new SyntaxAt(i);
+  };
+  const ws = (): void => {
+    for (let c = text.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = text.charCodeAt(++i));
+  };
+  const expect = (ch: string): void => {
+    if (text[i] !== ch) fail();
+    i++;
+  };
+  const string = (): void => {
+    expect('"');
+    for (;;) {
+      if (i >= n) fail();
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return;
+      }
+      if (c < 0x20) fail();
+      if (c === 92) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail();
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else fail();
+      } else i++;
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        string();
+        ws();
+        expect(':');
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else return expect('}');
+      }
+    } else if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else return expect(']');
+      }
+    } else if (c === '"') string();
+    else if (c === 't' || c === 'f' || c === 'n') {
+      const word = c === 't' ? 'true' : c === 'f' ? 'false' : 'null';
+      if (!text.startsWith(word, i)) fail();
+      i += word.length;
+    } else {
+      NUMBER.lastIndex = i;
+      if (!NUMBER.test(text)) fail();
+      i = NUMBER.lastIndex;
+    }
+  };
+  try {
+    value();
+    ws();
+    if (i < n) fail();
+    return undefined;
+  } catch (error) {
+    if (error instanceof SyntaxAt) return error.offset;
+    return undefined; // e.g. too deeply nested for the stack: no line, still a problem
   }
-  return { message: `malformed JSON: ${reason}` };
 }
 
 /** 1-based line of a character offset; \r\n, \n and a lone \r each end a line. */

@@ -5,6 +5,7 @@
  * (its `info.lines` counts a CRLF inside a quoted cell twice).
  */
 import { parse, type CsvError } from 'csv-parse';
+import { UsageError } from '../errors.js';
 import type { ManifestProblem, Rule, SourceLocation } from '../plan/types.js';
 import { normalizeTags } from '../plan/normalize.js';
 import type { ResolvedManifestOptions } from './options.js';
@@ -16,6 +17,7 @@ type Op = (typeof OPS)[number];
 const LIST_COLUMNS = ['set', 'add', 'remove'] as const;
 type ListColumn = (typeof LIST_COLUMNS)[number];
 const KNOWN_COLUMNS = ['id', 'tags', 'op', ...LIST_COLUMNS];
+const MAX_RECORD_CHARS = 4 * 1024 * 1024;
 
 /** How the columns of a CSV manifest map to rules. */
 interface Layout {
@@ -68,7 +70,7 @@ function csvErrorMessage(error: CsvError): string {
     case 'INVALID_OPENING_QUOTE':
       return 'malformed CSV: a quote in the middle of an unquoted cell (quote the whole cell and write the quote as "")';
     case 'CSV_MAX_RECORD_SIZE':
-      return 'malformed CSV: a record is too large (an unclosed quote?)';
+      return `malformed CSV: a record is longer than ${MAX_RECORD_CHARS} characters (an unclosed quote?)`;
     default:
       return `malformed CSV: ${error.message.replace(/ (at|on) line \d+.*$/, '')}`;
   }
@@ -83,6 +85,8 @@ export async function* readCsvRules(file: string, opts: ResolvedManifestOptions)
     raw: true,
     relax_column_count: true,
     skip_empty_lines: true,
+    // Bounds memory when a quote is never closed in a huge file; a real row is far smaller.
+    max_record_size: MAX_RECORD_CHARS,
     // Syntax errors are reported through on_skip (with the record's raw text, for its line) and stop the read.
     skip_records_with_error: true,
     on_skip: (error, raw) => {
@@ -126,6 +130,10 @@ export async function* readCsvRules(file: string, opts: ResolvedManifestOptions)
       }
     }
   } catch (error) {
+    const code = (error as CsvError).code as string | undefined;
+    if (!code?.startsWith('CSV_') && !code?.startsWith('INVALID_')) {
+      throw new UsageError(`cannot read manifest ${file}: ${(error as Error).message}`, { cause: error });
+    }
     yield { problem: { source: { file, line: 1 + breaks }, message: csvErrorMessage(error as CsvError) } };
     return;
   } finally {
