@@ -16,6 +16,8 @@ type Command = (io: CommandIO) => Promise<number>;
 const EPILOG = `Environment:
   REIMAGE_API_KEY    the API key (or --api-key-file); never logged
   REIMAGE_BASE_URL   API base URL (default https://api.reimage.dev)
+  RETAG_LOCK_DIR     where \`retag job\` keeps its locks (default <tmp>/retag-locks)
+  RETAG_LOCK_STALE_MS  a lock whose holder died is taken over after this long (default 15000)
 
 Exit codes: 0 all done · 1 some items failed (see failures.ndjson) · 2 bad input, nothing sent
             3 aborted (key rejected, failure budget, server unreachable), resumable
@@ -38,6 +40,7 @@ export const RUN_DEFAULTS = {
   pageSize: 100,
   skipInvalid: false,
   dryRun: false,
+  verify: false,
 } as const;
 
 type Defaults = Partial<typeof RUN_DEFAULTS>;
@@ -69,7 +72,8 @@ function runOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
     .option('out', { type: 'string', describe: 'Run directory (default retag-runs/<UTC timestamp>/)' })
     .option('skip-invalid', { type: 'boolean', default: d.skipInvalid, describe: 'Run the valid rules; write the bad ones to rejects.ndjson' })
     .option('max-failures', { type: 'string', describe: 'Abort (exit 3) past N failed items, or N%' })
-    .option('resume', { type: 'string', describe: 'Continue the run recorded in this run directory' });
+    .option('resume', { type: 'string', describe: 'Continue the run recorded in this run directory' })
+    .option('verify', { type: 'boolean', default: d.verify, describe: 'After the run, re-read the changed images and report drift (drift.ndjson)' });
 }
 
 type Parsed = Record<string, unknown>;
@@ -114,6 +118,7 @@ function runFromArgv(argv: Parsed, dryRun: boolean) {
     pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
     dryRun,
     skipInvalid: Boolean(argv.skipInvalid),
+    verify: Boolean(argv.verify),
     ...(maxFailures ? { maxFailures } : {}),
     ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
     ...(argv.resume !== undefined ? { resume: String(argv.resume) } : {}),
@@ -181,6 +186,44 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       },
     )
     .command(
+      'undo <run-dir>',
+      'Restore the tags a run replaced, where no one changed them since (conflicts: exit 1); writes its own run directory',
+      (y) =>
+        apiOptions(y)
+          .positional('run-dir', { type: 'string', describe: 'Run directory of the run to undo', demandOption: true })
+          .option('page-size', { type: 'number', default: RUN_DEFAULTS.pageSize, describe: 'Page size asked of GET /get/' })
+          .option('out', { type: 'string', describe: "The undo's run directory (default retag-runs/<UTC timestamp>/)" })
+          .example('$0 undo retag-runs/2026-11-28T01-30-00Z', 'put back what that run replaced')
+          .example('$0 undo retag-runs/2026-11-28T02-10-00Z', 'undo the undo (its own run directory)'),
+      (argv) => {
+        const options = {
+          ...apiFromArgv(argv as Parsed),
+          runDir: String(argv.runDir),
+          pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
+          ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
+        };
+        select(async (io) => (await import('./commands/undo.js')).undoCommand(options, io));
+      },
+    )
+    .command(
+      'export',
+      "Write the library's id → tags as NDJSON (a backup; each line a valid set rule, so it restores with `retag run`)",
+      (y) =>
+        apiOptions(y)
+          .option('out', { type: 'string', describe: 'Output file (written atomically); default stdout' })
+          .option('page-size', { type: 'number', default: RUN_DEFAULTS.pageSize, describe: 'Page size asked of GET /get/' })
+          .example('$0 export --out backup.ndjson', 'back up every image\'s tags before a migration')
+          .example('$0 run backup.ndjson', 'restore them'),
+      (argv) => {
+        const options = {
+          ...apiFromArgv(argv as Parsed),
+          pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
+          ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
+        };
+        select(async (io) => (await import('./commands/export.js')).exportCommand(options, io));
+      },
+    )
+    .command(
       'validate <manifest>',
       'Validate a manifest only: no network; streams, so huge files fit in little memory',
       (y) =>
@@ -237,14 +280,19 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         select(async (io) => (await import('./commands/sim.js')).simCommand(options, { stdout: io.stdout, signal: interruptSignal(io) }));
       },
     )
-    .demandCommand(1, 'Name a command: run, plan, validate, job, sim (see --help)')
+    .demandCommand(1, 'Name a command: run, plan, validate, job, undo, export, sim (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EPILOG)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((message, error) => {
-      throw error instanceof ExitError ? error : new UsageError(message ?? error?.message ?? 'invalid arguments');
+      if (error instanceof ExitError) throw error;
+      let text = message ?? error?.message ?? 'invalid arguments';
+      // recommendCommands' message comes alone, before strict()'s "Unknown argument": name the command.
+      const word = argv.find((a) => !a.startsWith('-'));
+      if (text.startsWith('Did you mean') && word !== undefined) text = `Unknown command ${JSON.stringify(word)}. ${text}`;
+      throw new UsageError(text);
     });
 }
 

@@ -28,6 +28,7 @@ export const JobOptionsSchema = z
     apiKeyFile: z.string(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     logFile: z.string(),
+    verify: z.boolean(),
   })
   .partial()
   .strict();

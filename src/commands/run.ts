@@ -5,16 +5,18 @@ import { assertNoProblems, loadManifest, formatProblem } from '../manifest/index
 import { PlanStats } from '../plan/summary.js';
 import { renderPlan } from '../plan/render.js';
 import type { Target } from '../plan/types.js';
-import { formatRunSummary } from '../report/human.js';
+import { formatRunSummary, shellQuote } from '../report/human.js';
 import { createProgress } from '../report/progress.js';
 import {
   createRunDir,
+  DRIFT_FILE,
   JournalWriter,
   latestById,
   openExistingRunDir,
   readJournal,
   summarizeJournal,
   writeFailures,
+  writeNdjson,
   writePlan,
   writeRejects,
   writeSummary,
@@ -22,8 +24,11 @@ import {
   type RunSummary,
 } from '../report/run-dir.js';
 import { runTargets, type FailureBudget } from '../runner/run.js';
+import { verifyWrites, type VerifyResult } from '../runner/verify.js';
 import type { JournalEntry } from '../runner/types.js';
-import { openApiSession, type ApiOptions, type CommandIO, type ManifestReadOptions } from './common.js';
+import { openApiSession, type ApiOptions, type ApiSession, type CommandIO, type ManifestReadOptions } from './common.js';
+
+const RESUMABLE: ReadonlySet<number> = new Set([ExitCode.aborted, ExitCode.sigint, ExitCode.sigterm]);
 
 export interface RunCommandOptions extends ApiOptions, ManifestReadOptions {
   manifest: string;
@@ -34,6 +39,12 @@ export interface RunCommandOptions extends ApiOptions, ManifestReadOptions {
   maxFailures?: FailureBudget;
   out?: string;
   resume?: string;
+  /** After the run, re-read the images it changed and report drift (drift.ndjson, summary.verify). */
+  verify?: boolean;
+  /** Aborting it stops the run like a failed precondition (exit 3, resumable): `retag job` losing its lock. */
+  stopSignal?: AbortSignal;
+  /** How to resume this run, for the human summary when it was cut short (`retag job <file>`). */
+  resumeCommand?: string;
   /** Name shown in the summary (`run`, `plan`, `job <name>`). */
   command?: string;
 }
@@ -66,12 +77,15 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
     events: { on429: () => progress?.note429() },
   });
   const { logger, executor, client } = session;
-  const unregister = io.onInterrupt((signal) => {
-    interrupted = signal;
-    logger.warn({ signal }, `${signal}: finishing the requests in flight, then writing reports (again to quit at once)`);
-    executor.abort(`interrupted by ${signal}`);
-  });
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  const unregister = onInterruptDrain(io, session, options.timeoutMs, (signal) => (interrupted = signal));
+  const onStop = () => {
+    const reason = options.stopSignal?.reason instanceof Error ? options.stopSignal.reason.message : 'stopped';
+    logger.error({ reason }, `${reason}: stopping (resumable)`);
+    executor.abort(reason);
+  };
+  if (options.stopSignal?.aborted) onStop();
+  else options.stopSignal?.addEventListener('abort', onStop, { once: true });
 
   try {
     if (manifest.problems.length > 0) {
@@ -146,6 +160,17 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       await writeUndo(runDir, [...latest.values()]);
     }
 
+    // --verify: re-read what the whole run wrote, once it is over (not after an interrupt or abort).
+    let verified: VerifyResult | undefined;
+    if (options.verify && !options.dryRun && !interrupted && !result.aborted) {
+      const expected = new Map<string, string[]>();
+      for (const e of latest.values()) if (e.outcome === 'updated' && e.after !== null) expected.set(e.id, e.after);
+      verified = await verifyWrites(expected, client, executor, options.pageSize, logger);
+      await writeNdjson(path.join(runDir, DRIFT_FILE), verified.drift);
+      for (const d of verified.drift.slice(0, 20)) logger.warn({ id: d.id, expected: d.expected, current: d.current }, `${d.id}: drift: no longer what the run wrote`);
+      if (verified.incomplete) logger.warn({ reason: verified.incomplete }, 'verify could not finish: drift.ndjson is partial');
+    }
+
     const exitCode = interrupted
       ? interrupted === 'SIGINT'
         ? ExitCode.sigint
@@ -175,13 +200,82 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       ...(result.unfinished > 0 && !options.dryRun ? { unfinished: result.unfinished } : {}),
       ...(options.resume ? { wholeRun: whole.counts } : {}),
     };
+    if (verified) {
+      (summary as RunSummary & { verify?: unknown }).verify = {
+        checked: verified.checked,
+        drifted: verified.drift.length,
+        ...(verified.incomplete ? { incomplete: verified.incomplete } : {}),
+      };
+    }
     await writeSummary(runDir, summary);
-    logger.info({ summary: { counts, requests: summary.requests, exitCode, durationMs: summary.durationMs } }, 'run finished');
-    io.stderr.write(`${formatRunSummary(summary)}\n`);
+    logger.info(
+      {
+        summary: {
+          counts,
+          requests: summary.requests,
+          exitCode,
+          durationMs: summary.durationMs,
+          ...(verified ? { drifted: verified.drift.length } : {}),
+        },
+      },
+      'run finished',
+    );
+    let text = formatRunSummary(summary);
+    if (verified) {
+      text +=
+        verified.drift.length > 0
+          ? `  verify:    ${verified.drift.length} of ${verified.checked} images changed since written (see ${path.join(runDir, DRIFT_FILE)})\n`
+          : `  verify:    ${verified.checked} images checked, all as written${verified.incomplete ? ' (incomplete)' : ''}\n`;
+    }
+    if (options.resumeCommand && !options.dryRun && RESUMABLE.has(exitCode)) {
+      text += `resume with: ${options.resumeCommand} --resume ${shellQuote(runDir)}\n`;
+    }
+    io.stderr.write(`${text}\n`);
     return exitCode;
   } finally {
     unregister();
+    options.stopSignal?.removeEventListener('abort', onStop);
     progress?.stop();
-    await session.close();
+    await closeSession(session);
   }
+}
+
+/**
+ * The longest a graceful stop waits for the requests in flight: then they are cut (not
+ * journaled, so a resume redoes them — harmless, every write is an idempotent replace) and the
+ * reports are written, so a SIGINT/SIGTERM ends the run within seconds even on a hung server.
+ */
+export const MAX_DRAIN_MS = 10_000;
+
+/**
+ * On the first SIGINT/SIGTERM: stop starting requests, let those in flight finish for at most
+ * min(request timeout, MAX_DRAIN_MS), then cut them. Returns the unregister function.
+ */
+export function onInterruptDrain(
+  io: CommandIO,
+  session: ApiSession,
+  timeoutMs: number,
+  onSignal: (signal: 'SIGINT' | 'SIGTERM') => void,
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const unregister = io.onInterrupt((signal) => {
+    onSignal(signal);
+    session.logger.warn({ signal }, `${signal}: finishing the requests in flight, then writing reports (again to quit at once)`);
+    session.executor.abort(`interrupted by ${signal}`);
+    const drainMs = Math.min(timeoutMs, MAX_DRAIN_MS);
+    timer = setTimeout(() => {
+      session.logger.warn({ drainMs }, `requests still in flight after ${drainMs} ms: cutting them (unfinished, a resume redoes them)`);
+      session.client.destroy().catch(() => undefined);
+    }, drainMs);
+    timer.unref();
+  });
+  return () => {
+    unregister();
+    if (timer) clearTimeout(timer);
+  };
+}
+
+/** Close the session; a client already cut by the drain deadline refuses to close: still flush the logs. */
+export async function closeSession(session: ApiSession): Promise<void> {
+  await session.close().catch(() => session.flushLogs());
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { systemClock, type Clock } from './clock.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -47,6 +48,11 @@ export class RequestExecutor {
   readonly queue: PQueue;
   readonly counters: RequestCounters = { total: 0, reads: 0, writes: 0, retries: 0, status429: 0 };
   readonly #abort = new AbortController();
+  /**
+   * Queued requests to give up on abort (see settledOrDropped). A Set rather than one abort
+   * listener each: EventTarget's add/removeEventListener walk every listener, O(backlog) per request.
+   */
+  readonly #onAbort = new Set<() => void>();
   #abortReason: string | undefined;
 
   constructor(
@@ -58,6 +64,8 @@ export class RequestExecutor {
     private readonly random: () => number = Math.random,
   ) {
     this.queue = new PQueue({ concurrency });
+    // Requests sleeping (rate slot, retry backoff) listen for the abort: no leak, just many.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   get signal(): AbortSignal {
@@ -78,6 +86,8 @@ export class RequestExecutor {
     this.#abortReason = reason;
     this.queue.clear();
     this.#abort.abort(new Error(reason));
+    for (const drop of this.#onAbort) drop();
+    this.#onAbort.clear();
   }
 
   /** Requests queued but not started (for backpressure). */
@@ -105,9 +115,11 @@ export class RequestExecutor {
       if (this.aborted) return { ok: false, error: this.signal.reason, attempts, reason: 'aborted' };
       const priority = attempts > 0 ? PRIORITY_RETRY : kind === 'read' ? PRIORITY_READ : PRIORITY_WRITE;
       let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+      let started = false;
       try {
-        outcome = await this.queue.add(
+        const queued = this.queue.add(
           async () => {
+            started = true;
             await this.limiter.acquire(this.signal);
             if (this.aborted) return undefined; // dropped: the run is stopping
             attempts++;
@@ -122,6 +134,7 @@ export class RequestExecutor {
           },
           { priority },
         );
+        outcome = await settledOrDropped(queued, () => started, this.signal, this.#onAbort);
       } catch (error) {
         outcome = { ok: false, error };
       }
@@ -149,6 +162,36 @@ export class RequestExecutor {
       await this.clock.sleep(decision.delayMs, this.signal);
     }
   }
+}
+
+/**
+ * `abort()` clears the queue, and p-queue never settles the promise of a task it dropped: wait
+ * for the task, but give up (undefined) when the run aborts before the task started. A task
+ * already running is waited for, so its result reaches the journal.
+ */
+function settledOrDropped<V>(
+  task: Promise<V>,
+  started: () => boolean,
+  signal: AbortSignal,
+  onAbort: Set<() => void>,
+): Promise<V | undefined> {
+  return new Promise<V | undefined>((resolve, reject) => {
+    const drop = () => {
+      if (!started()) resolve(undefined);
+    };
+    if (signal.aborted) drop();
+    else onAbort.add(drop);
+    task.then(
+      (value) => {
+        onAbort.delete(drop);
+        resolve(value);
+      },
+      (error: unknown) => {
+        onAbort.delete(drop);
+        reject(error);
+      },
+    );
+  });
 }
 
 export function statusOf(error: unknown): number | undefined {

@@ -4,7 +4,7 @@ import type { PlanEntry, Target } from '../plan/types.js';
 import type { RequestExecutor, Attempted } from './executor.js';
 import { scanLibrary, type TagsApi } from './scan.js';
 import type { FailureReason, JournalEntry } from './types.js';
-import { describeError } from './describe-error.js';
+import { describeError, isUnreachable } from './describe-error.js';
 import { RunAbort, type AbortKind } from './abort.js';
 
 /** `--max-failures`: an absolute count or a share of the items. */
@@ -86,7 +86,7 @@ export async function runTargets(
     hooks.onPlan?.(entry);
     const at = () => new Date().toISOString();
     if (entry.action === 'not_found') {
-      finish({ ...entry, outcome: 'failed', attempts: 0, reason: 'not_found', error: 'not_found: id not in the library', at: at() });
+      finish({ ...entry, outcome: 'failed', attempts: 0, reason: 'not_found', error: 'id not in the library', at: at() });
       return;
     }
     if (entry.action === 'unchanged') {
@@ -107,14 +107,19 @@ export async function runTargets(
           stop('unauthorized', 'the API key was rejected (401 Unauthorized): check REIMAGE_API_KEY or --api-key-file');
           return;
         }
-        const { status, message } = describeError(result.error, result.attempts);
+        const { status, message, detail } = describeError(result.error, result.attempts);
+        if (result.reason === 'retries_exhausted' && isUnreachable(result.error)) {
+          // Every other item would fail the same way, each after all its retries: stop, resumable.
+          stop('unreachable', `the server is unreachable: ${message}; stopped sending, resume when it is back`);
+          return;
+        }
         finish({
           ...entry,
           outcome: 'failed',
           attempts: result.attempts,
           ...(status !== undefined ? { status } : {}),
           reason: result.reason as FailureReason,
-          error: message,
+          error: detail,
           at: at(),
         });
       });
@@ -125,30 +130,36 @@ export async function runTargets(
   try {
     if (!options.read) {
       for (const target of targets) {
-        if (aborted) break;
+        if (aborted || executor.aborted) break;
         await executor.waitForBacklogBelow(maxBacklog);
         handle(resolveTarget(target, null));
       }
     } else {
       const pending = new Map(targets.map((t) => [t.id, t]));
       for await (const records of scanLibrary(api, executor, options.pageSize, logger)) {
+        // A wanted record without tags cannot be merged: check the whole page before handling any
+        // of it, so no write of this page goes out before the stop (handle() queues at once).
+        const bare = records.find((r) => r.tags === null && pending.has(r.id));
+        if (bare) {
+          throw new RunAbort(
+            'list_shape',
+            `the listing (GET /get/) returned ${bare.id} without its tags: cannot merge safely, ` +
+              `${executor.counters.writes === 0 ? 'nothing was written' : 'no further write was sent'}. ` +
+              'Use --no-read with set/clear rules only.',
+          );
+        }
         for (const record of records) {
           const target = pending.get(record.id);
           if (!target) continue;
           pending.delete(record.id);
-          if (record.tags === null) {
-            throw new RunAbort(
-              'list_shape',
-              `the listing (GET /get/) returned ${record.id} without its tags: cannot merge safely, nothing was written. ` +
-                'Use --no-read with set/clear rules only, or run `retag probe` to inspect the response.',
-            );
-          }
           handle(resolveTarget(target, record.tags));
         }
-        if (aborted || pending.size === 0) break;
+        if (aborted || executor.aborted || pending.size === 0) break;
         await executor.waitForBacklogBelow(maxBacklog);
       }
-      if (!aborted) for (const target of pending.values()) handle(resolveTarget(target, undefined));
+      // Only a scan that reached the end proves an id absent; a scan cut short by an abort (or a
+      // signal, which aborts the executor directly) leaves the rest unfinished, for a resume.
+      if (!aborted && !executor.aborted) for (const target of pending.values()) handle(resolveTarget(target, undefined));
     }
   } catch (error) {
     if (error instanceof RunAbort) stop(error.kind, error.message);

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { ExitCode, ExitError } from '../errors.js';
+import { normalizeTags } from '../plan/normalize.js';
+import { writeNdjson } from '../report/run-dir.js';
+import { RunAbort } from '../runner/abort.js';
+import { scanLibrary } from '../runner/scan.js';
+import { openApiSession, type ApiOptions, type CommandIO } from './common.js';
+
+export interface ExportCommandOptions extends ApiOptions {
+  /** Write here (atomically: a temp file renamed at the end); default stdout. */
+  out?: string;
+  pageSize: number;
+}
+
+/** One export line: a valid `set` rule, or `clear` for an image without tags. */
+export type ExportLine = { id: string; set: string[] } | { id: string; clear: true };
+
+/** Pure: an image's tags as a manifest rule that restores them (normalised, as a manifest would be). */
+export function exportLine(id: string, tags: readonly string[]): ExportLine {
+  const set = normalizeTags(tags);
+  return set.length === 0 ? { id, clear: true } : { id, set };
+}
+
+/**
+ * `retag export`: the library's id → tags as NDJSON, one valid rule per line, so the file is
+ * both a backup and a manifest (`retag run backup.ndjson` restores it). Read through the same
+ * scan and executor as a run (rate-limited, retried). An interrupted or failed export leaves no
+ * file behind (with --out), never a partial backup that looks whole.
+ */
+export async function exportCommand(options: ExportCommandOptions, io: CommandIO): Promise<number> {
+  const session = await openApiSession(options, io, { runId: randomUUID() });
+  const { logger, executor, client } = session;
+  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  const unregister = io.onInterrupt((signal) => {
+    interrupted = signal;
+    logger.warn({ signal }, `${signal}: stopping the export`);
+    executor.abort(`interrupted by ${signal}`);
+  });
+  let images = 0;
+  const startedAt = Date.now();
+  async function* lines(): AsyncGenerator<ExportLine> {
+    for await (const records of scanLibrary(client, executor, options.pageSize, logger)) {
+      for (const record of records) {
+        if (record.tags === null) {
+          throw new RunAbort('list_shape', `the listing (GET /get/) returned ${record.id} without its tags: nothing to export`);
+        }
+        images++;
+        yield exportLine(record.id, record.tags);
+      }
+    }
+    // The scan ends quietly on an abort: make it an error so no partial file is renamed into place.
+    if (executor.aborted) throw new RunAbort('signal', executor.abortReason ?? 'interrupted');
+  }
+  try {
+    if (options.out !== undefined) {
+      await writeNdjson(options.out, lines());
+    } else {
+      for await (const line of lines()) {
+        if (!io.stdout.write(`${JSON.stringify(line)}\n`)) await once(io.stdout, 'drain');
+      }
+    }
+    const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+    logger.info({ images, out: options.out ?? '-', requests: { ...executor.counters } }, 'export finished');
+    io.stderr.write(`retag export: ${images} images${options.out !== undefined ? ` written to ${options.out}` : ''} in ${seconds}s (${executor.counters.total} requests)\n`);
+    return ExitCode.ok;
+  } catch (error) {
+    if (interrupted) {
+      io.stderr.write(`retag export: interrupted by ${interrupted} after ${images} images; ${options.out !== undefined ? 'no file written' : 'output incomplete'}\n`);
+      return interrupted === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+    }
+    if (error instanceof RunAbort) throw new ExitError(ExitCode.aborted, `export failed: ${error.message}`);
+    throw error;
+  } finally {
+    unregister();
+    await session.close();
+  }
+}
