@@ -62,12 +62,17 @@ export async function loadApiKey(options: LoadApiKeyOptions = {}): Promise<strin
 }
 
 /**
- * Replace every occurrence of `key` (and its URL-encoded form) in `text` with [REDACTED].
+ * Replace every occurrence of `key` (and its URL-encoded and JSON-escaped forms) in `text` with
+ * [REDACTED]. The JSON-escaped form matters for a key holding `"` or `\`: a server echoing it in a
+ * JSON error body sends it escaped, and the body is parsed (unescaped) after this runs.
  * A missing or empty key leaves the text as it is.
  */
 export function redactKey(text: string, key: string | undefined): string {
   if (!key) return text;
-  let out = text.split(key).join(REDACTED);
+  let out = text;
+  const escaped = JSON.stringify(key).slice(1, -1);
+  if (escaped !== key) out = out.split(escaped).join(REDACTED);
+  out = out.split(key).join(REDACTED);
   const encoded = encodeURIComponent(key);
   if (encoded !== key) out = out.split(encoded).join(REDACTED);
   return out;
