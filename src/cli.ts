@@ -292,6 +292,9 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       // recommendCommands' message comes alone, before strict()'s "Unknown argument": name the command.
       const word = argv.find((a) => !a.startsWith('-'));
       if (text.startsWith('Did you mean') && word !== undefined) text = `Unknown command ${JSON.stringify(word)}. ${text}`;
+      if (text.startsWith('Not enough non-option arguments') && word !== undefined) {
+        text = `the ${word} command is missing its ${word === 'job' ? 'job file' : word === 'undo' ? 'run directory' : 'manifest'} argument`;
+      }
       throw new UsageError(text);
     });
 }

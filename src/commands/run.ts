@@ -15,6 +15,7 @@ import {
   openExistingRunDir,
   readJournal,
   summarizeJournal,
+  failedItems,
   writeFailures,
   writeNdjson,
   writePlan,
@@ -145,18 +146,12 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
     await journal?.close();
 
     // Reports cover the whole run (every invocation of it, when resumed).
-    const byId = new Map(manifest.targets.map((t) => [t.id, t]));
     if (options.dryRun) {
       await writePlan(runDir, planEntries);
       io.stdout.write(`${renderPlan(planStats.result())}\n`);
     } else {
-      const failed = [...latest.values()]
-        .filter((e) => e.outcome === 'failed')
-        .flatMap((entry) => {
-          const target = byId.get(entry.id);
-          return target ? [{ target, entry }] : [];
-        });
-      await writeFailures(runDir, failed);
+      // In manifest order, so failures.ndjson reads like the manifest it came from.
+      await writeFailures(runDir, failedItems(manifest.targets, latest));
       await writeUndo(runDir, [...latest.values()]);
     }
 

@@ -159,7 +159,11 @@ export async function runTargets(
       }
       // Only a scan that reached the end proves an id absent; a scan cut short by an abort (or a
       // signal, which aborts the executor directly) leaves the rest unfinished, for a resume.
-      if (!aborted && !executor.aborted) for (const target of pending.values()) handle(resolveTarget(target, undefined));
+      // The budget may trip on these very failures: stop there, the rest stay unfinished.
+      for (const target of pending.values()) {
+        if (aborted || executor.aborted) break;
+        handle(resolveTarget(target, undefined));
+      }
     }
   } catch (error) {
     if (error instanceof RunAbort) stop(error.kind, error.message);
