@@ -32,3 +32,19 @@ export class UsageError extends ExitError {
     super(ExitCode.badInput, message, options);
   }
 }
+
+/** The exit code of a run that got to its end (design.md §6): signal, abort, failures, or ok. */
+export function runExitCode(run: { interrupted?: 'SIGINT' | 'SIGTERM'; aborted: boolean; failed: number }): ExitCode {
+  if (run.interrupted) return run.interrupted === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+  if (run.aborted) return ExitCode.aborted;
+  return run.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
+}
+
+/** Why a file could not be read, in words a user can act on. */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return code ?? (error instanceof Error ? error.message : String(error));
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ExitCode, UsageError } from '../errors.js';
+import { ExitCode, runExitCode, UsageError } from '../errors.js';
 import { assertNoProblems, loadManifest, formatProblem } from '../manifest/index.js';
 import { PlanStats } from '../plan/summary.js';
 import { renderPlan } from '../plan/render.js';
@@ -166,15 +166,7 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       if (verified.incomplete) logger.warn({ reason: verified.incomplete }, 'verify could not finish: drift.ndjson is partial');
     }
 
-    const exitCode = interrupted
-      ? interrupted === 'SIGINT'
-        ? ExitCode.sigint
-        : ExitCode.sigterm
-      : result.aborted
-        ? ExitCode.aborted
-        : counts.failed > 0
-          ? ExitCode.itemsFailed
-          : ExitCode.ok;
+    const exitCode = runExitCode({ ...(interrupted ? { interrupted } : {}), aborted: Boolean(result.aborted), failed: counts.failed });
     const endedAt = new Date();
     const whole = summarizeJournal(latest);
     const summary: RunSummary = {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ExitCode, UsageError } from '../errors.js';
+import { runExitCode, UsageError } from '../errors.js';
 import { normalizeTags } from '../plan/normalize.js';
 import { formatRunSummary } from '../report/human.js';
 import { createProgress } from '../report/progress.js';
@@ -104,15 +104,7 @@ export async function undoCommand(options: UndoCommandOptions, io: CommandIO): P
     );
     await writeUndo(runDir, journaled);
 
-    const exitCode = interrupted
-      ? interrupted === 'SIGINT'
-        ? ExitCode.sigint
-        : ExitCode.sigterm
-      : result.aborted
-        ? ExitCode.aborted
-        : counts.failed > 0
-          ? ExitCode.itemsFailed
-          : ExitCode.ok;
+    const exitCode = runExitCode({ ...(interrupted ? { interrupted } : {}), aborted: Boolean(result.aborted), failed: counts.failed });
     const endedAt = new Date();
     const summary: RunSummary & { undoOf: string; conflicts: number; notUndoable?: number } = {
       command: 'undo',

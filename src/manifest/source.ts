@@ -1,23 +1,13 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 import type { ManifestProblem, Rule } from '../plan/types.js';
 
 /** What a reader yields: a validated rule or a problem, in file order. */
 export type ManifestItem = { rule: Rule } | { problem: ManifestProblem };
 
 function cannotRead(file: string, error: unknown): UsageError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const reason =
-    code === 'ENOENT'
-      ? 'no such file'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : error instanceof Error
-            ? error.message
-            : String(error);
+  const reason = fileErrorReason(error);
   return new UsageError(`cannot read manifest ${file}: ${reason}`, { cause: error });
 }
 

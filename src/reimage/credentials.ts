@@ -3,7 +3,7 @@
  * command-line flag (it would show in `ps` and shell history): a file, or the environment.
  */
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 
 export const API_KEY_ENV = 'REIMAGE_API_KEY';
 export const REDACTED = '[REDACTED]';
@@ -38,16 +38,7 @@ export async function loadApiKey(options: LoadApiKeyOptions = {}): Promise<strin
     try {
       text = await readFile(apiKeyFile, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === 'ENOENT'
-          ? 'no such file'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : code === 'EISDIR'
-              ? 'it is a directory'
-              : (code ?? 'cannot be read');
-      throw new UsageError(`--api-key-file ${apiKeyFile}: ${why}`, { cause: err });
+      throw new UsageError(`--api-key-file ${apiKeyFile}: ${fileErrorReason(err)}`, { cause: err });
     }
     const key = text.replace(/^\uFEFF/, '').trim();
     assertUsableKey(key, `--api-key-file ${apiKeyFile}`);
