@@ -18,7 +18,7 @@ import {
   failedItems,
   writeFailures,
   writeNdjson,
-  writePlan,
+  PlanWriter,
   writeRejects,
   writeSummary,
   writeUndo,
@@ -110,7 +110,7 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
 
     const journal = options.dryRun ? undefined : await JournalWriter.open(runDir, { append: Boolean(options.resume) });
     const planStats = new PlanStats();
-    const planEntries: import('../plan/types.js').PlanEntry[] = [];
+    const planWriter = options.dryRun ? PlanWriter.open(runDir) : undefined;
     progress = createProgress({ total: todo.length, stream: io.stderr, logger });
     const counts = { updated: 0, unchanged: 0, failed: 0, skipped, total: manifest.targets.length };
 
@@ -132,7 +132,7 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
         },
         onPlan(entry) {
           planStats.add(entry);
-          if (options.dryRun) planEntries.push(entry);
+          planWriter?.write(entry);
         },
       },
       {
@@ -147,7 +147,7 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
 
     // Reports cover the whole run (every invocation of it, when resumed).
     if (options.dryRun) {
-      await writePlan(runDir, planEntries);
+      planWriter?.close();
       io.stdout.write(`${renderPlan(planStats.result())}\n`);
     } else {
       // In manifest order, so failures.ndjson reads like the manifest it came from.

@@ -388,14 +388,48 @@ export async function writeUndo(
 }
 
 /** plan.ndjson: `{id, before, after, action}` per target, streamed. */
+/**
+ * plan.ndjson, written as entries are resolved: a dry run of a million rules keeps none of them
+ * in memory. Lines are buffered and written in 64 KiB chunks (a plan needs no per-line flush).
+ */
+export class PlanWriter {
+  private buffer = '';
+  count = 0;
+
+  private constructor(private fd: number | undefined) {}
+
+  static open(dir: string): PlanWriter {
+    return new PlanWriter(openSync(join(dir, PLAN_FILE), 'w', 0o644));
+  }
+
+  write(e: PlanEntry): void {
+    this.count++;
+    this.buffer += `${JSON.stringify({ id: e.id, before: e.before, after: e.after, action: e.action })}\n`;
+    if (this.buffer.length >= 65_536) this.flush();
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    this.flush();
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private flush(): void {
+    if (this.fd === undefined || this.buffer === '') return;
+    writeAllSync(this.fd, this.buffer);
+    this.buffer = '';
+  }
+}
+
 export async function writePlan(dir: string, entries: Iterable<PlanEntry> | AsyncIterable<PlanEntry>): Promise<number> {
-  let n = 0;
-  const lines = mapIter(entries, (e) => {
-    n++;
-    return { id: e.id, before: e.before, after: e.after, action: e.action };
-  });
-  await writeNdjson(join(dir, PLAN_FILE), lines);
-  return n;
+  const writer = PlanWriter.open(dir);
+  try {
+    for await (const e of entries) writer.write(e);
+  } finally {
+    writer.close();
+  }
+  return writer.count;
 }
 
 /** `manifest.csv:17`, `rules.json:$[3]`, or just the file. */
