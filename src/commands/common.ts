@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ManifestFormat } from '../manifest/index.js';
-import { assertSafeBaseUrl, ReimageClient } from '../reimage/client.js';
+import { assertSafeBaseUrl, ReimageClient, type ResponseInfo } from '../reimage/client.js';
 import { loadApiKey } from '../reimage/credentials.js';
 import { createLogger } from '../report/logger.js';
 import { RequestExecutor, type ExecutorEvents } from '../runner/executor.js';
@@ -64,14 +64,16 @@ export async function openApiSession(
     redact: [apiKey],
     runId: extra.runId,
   });
+  const autoRate = options.rate === 'auto' ? new AutoRate() : undefined;
+  const limiter = new RateLimiter(autoRate ? autoRate.rate : (options.rate as number));
   const client = new ReimageClient({
     baseUrl,
     apiKey,
-    concurrency: options.concurrency,
+    concurrency: poolConnections(options.concurrency),
     timeoutMs: options.timeoutMs,
+    // Only --rate auto reads the pacing headers; a fixed rate pays nothing for them.
+    ...(autoRate ? { onResponse: (info: ResponseInfo) => autoRate.onResponse(limiter, info) } : {}),
   });
-  const autoRate = options.rate === 'auto' ? new AutoRate() : undefined;
-  const limiter = new RateLimiter(autoRate ? autoRate.rate : (options.rate as number));
   const events: ExecutorEvents = {
     onSuccess(kind) {
       autoRate?.onSuccess(limiter);
@@ -100,4 +102,15 @@ export async function openApiSession(
       await flush();
     },
   };
+}
+
+/**
+ * Keep-alive connections for `concurrency` requests in flight. The executor's queue is what
+ * bounds requests in flight; the pool gets a few spare connections because undici frees a
+ * connection a tick after its response completes: with exactly `concurrency` connections the
+ * request started in that tick waits in the pool for it (measured: ~3 % of throughput at 32 in
+ * flight, 20 ms latency). The spares are idle unless that happens.
+ */
+export function poolConnections(concurrency: number): number {
+  return concurrency + Math.ceil(concurrency / 4);
 }
