@@ -30,6 +30,19 @@ describe('formatRunSummary', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
+  test('a dry run says what would change and points at no failures file (none is written)', () => {
+    const text = formatRunSummary({
+      ...base,
+      command: 'plan',
+      counts: { updated: 0, unchanged: 30, failed: 2, skipped: 0, total: 982 },
+      failuresByReason: { not_found: 2 },
+      wouldChange: 950,
+      exitCode: 1,
+    });
+    expect(text).toContain('retag plan: 982 items: 950 would change (dry run), 30 unchanged, 2 failed');
+    expect(text).not.toContain('re-run failures');
+  });
+
   test('failures: reasons and the re-run command', () => {
     const text = formatRunSummary({
       ...base,

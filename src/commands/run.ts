@@ -186,6 +186,7 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       ...(result.aborted ? { aborted: result.aborted.message } : {}),
       ...(result.unfinished > 0 && !options.dryRun ? { unfinished: result.unfinished } : {}),
       ...(options.resume ? { wholeRun: whole.counts } : {}),
+      ...(options.dryRun ? { wouldChange: planStats.result().actions.update } : {}),
     };
     if (verified) {
       (summary as RunSummary & { verify?: unknown }).verify = {

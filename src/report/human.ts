@@ -20,7 +20,7 @@ export function formatRunSummary(summary: RunSummary): string {
   const lines: string[] = [];
 
   const outcome = [
-    `${counts.updated} updated`,
+    summary.wouldChange !== undefined ? `${summary.wouldChange} would change (dry run)` : `${counts.updated} updated`,
     `${counts.unchanged} unchanged`,
     `${counts.failed} failed`,
     ...(counts.skipped > 0 ? [`${counts.skipped} skipped`] : []),
@@ -53,7 +53,7 @@ export function formatRunSummary(summary: RunSummary): string {
   if (summary.unfinished) lines.push(`  unfinished: ${plural(summary.unfinished, 'item')} (resumable)`);
   lines.push(`  run dir:   ${summary.runDir}`);
 
-  if (counts.failed > 0) {
+  if (counts.failed > 0 && summary.wouldChange === undefined) {
     lines.push(`re-run failures with: retag run ${shellQuote(join(summary.runDir, FAILURES_FILE))}`);
   }
   if (summary.command === 'run' && RESUMABLE_EXIT_CODES.has(summary.exitCode) && summary.manifest !== undefined) {

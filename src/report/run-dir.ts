@@ -275,6 +275,8 @@ export interface RunSummary {
   unfinished?: number;
   /** On a resumed run, the counts over every invocation of it (`counts` is this invocation's). */
   wholeRun?: RunCounts;
+  /** Dry run / plan: items that would be updated (nothing was written). */
+  wouldChange?: number;
 }
 
 /**
