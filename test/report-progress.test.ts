@@ -125,3 +125,23 @@ describe('formatting', () => {
     expect(formatDuration(3720)).toBe('1h 02m');
   });
 });
+
+describe('log lines on the terminal of a live bar', () => {
+  test('are written above the bar, which is drawn again after each', async () => {
+    const { writeAboveLiveLine } = await import('../src/report/terminal.js');
+    const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 120 });
+    const written: string[] = [];
+    stream.on('data', (d: Buffer) => written.push(d.toString()));
+    const progress = createProgress({ total: 2, stream });
+    progress.tick('updated');
+    writeAboveLiveLine(() => stream.write('ERROR: img-1 failed\n'));
+    progress.stop();
+    writeAboveLiveLine(() => stream.write('after the bar\n'));
+    await sleep(5);
+    const out = written.join('');
+    // The bar's line is erased before the log line, and the bar comes back below it.
+    expect(out).toMatch(/\r\x1b\[2KERROR: img-1 failed\n\r\x1b\[2K\S*.*1\/2/);
+    // Once stopped, the bar is finished with a newline and no longer redrawn.
+    expect(out.endsWith('failed 0 | 429s 0\nafter the bar\n')).toBe(true);
+  });
+});

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
+import { writeAboveLiveLine } from './terminal.js';
 
 /** What a secret is replaced with, in logs and reports. */
 export const REDACTED = '[REDACTED]';
@@ -87,10 +88,12 @@ export function createLogger(options: LoggerOptions): CreatedLogger {
     const format = pinoPretty.prettyFactory({
       colorize: logFile === undefined && !options.destination && process.stderr.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
-      ignore: 'pid,hostname',
+      ignore: 'pid,hostname,runId',
+      singleLine: true, // one line per event on a terminal, beside the progress bar
       errorLikeObjectKeys: ['err', 'error'],
     });
-    stream = { write: (line: string) => sink.write(format(line)) };
+    // A pretty log on the terminal shares it with the progress bar: write above the bar.
+    stream = { write: (line: string) => writeAboveLiveLine(() => sink.write(format(line))) };
   }
 
   const logger = pino(

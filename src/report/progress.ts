@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress';
+import { setLiveLine } from './terminal.js';
 import type { Outcome } from '../runner/types.js';
 
 /** The one logger method progress needs (a pino Logger fits). */
@@ -111,22 +111,26 @@ export function createProgress(options: ProgressOptions): Progress {
     };
   };
 
-  let bar: cliProgress.SingleBar | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let bar: { draw(): void; finish(): void } | undefined;
 
   if (isTTY) {
-    bar = new cliProgress.SingleBar({
-      stream,
-      fps: 5,
-      hideCursor: true,
-      clearOnComplete: false,
-      // The stream may be a stand-in that only claims to be a terminal (tests).
-      noTTYOutput: true,
-      notTTYSchedule: 250,
-      format: (opts, params) => formatBar(snapshot(), params.progress, opts.barsize ?? 30),
-      barsize: 30,
-    });
-    bar.start(total ?? 0, 0);
+    // The bar is one line redrawn in place (`\r`, erase line). Log lines for the same terminal
+    // are written above it (see terminal.ts). No cursor save/restore: a restored cursor position
+    // goes stale as soon as anything else writes to the terminal.
+    const width = 30;
+    const line = () => {
+      const s = snapshot();
+      const progress = s.total ? Math.min(1, s.done / s.total) : 0;
+      return formatBar(s, progress, width);
+    };
+    const clear = () => stream.write('\r\x1b[2K');
+    const draw = () => stream.write(`\r\x1b[2K${line()}`);
+    bar = { draw, finish: () => stream.write(`\r\x1b[2K${line()}\n`) };
+    setLiveLine({ clear, redraw: draw });
+    draw();
+    timer = setInterval(draw, 200); // 5 redraws a second: the rate and ETA move between ticks
+    timer.unref();
   } else if (options.logger) {
     const logger = options.logger;
     timer = setInterval(() => logger.info(snapshot(), 'progress'), intervalMs);
@@ -139,14 +143,10 @@ export function createProgress(options: ProgressOptions): Progress {
       counts[outcome]++;
       done++;
       window.record(now(), done);
-      if (bar) {
-        if (total !== undefined && done > total) bar.setTotal(done);
-        bar.update(done);
-      }
+      if (total !== undefined && done > total) total = done;
     },
     setTotal(n) {
       total = n;
-      bar?.setTotal(n);
     },
     note429() {
       status429++;
@@ -156,8 +156,8 @@ export function createProgress(options: ProgressOptions): Progress {
       stopped = true;
       if (timer) clearInterval(timer);
       if (bar) {
-        bar.update(done);
-        bar.stop();
+        setLiveLine(undefined);
+        bar.finish();
       }
     },
   };
