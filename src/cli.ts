@@ -224,6 +224,18 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       },
     )
     .command(
+      'probe',
+      'Read page 1 of GET /get/ and show the raw response and how retag reads it (no write)',
+      (y) =>
+        apiOptions(y)
+          .option('page-size', { type: 'number', default: 5, describe: 'Page size asked of GET /get/' })
+          .example('$0 probe', 'check that the listing carries ids and tags before a first run'),
+      (argv) => {
+        const options = { ...apiFromArgv(argv as Parsed), pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }) };
+        select(async (io) => (await import('./commands/probe.js')).probeCommand(options, io));
+      },
+    )
+    .command(
       'validate <manifest>',
       'Validate a manifest only: no network; streams, so huge files fit in little memory',
       (y) =>
@@ -280,7 +292,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         select(async (io) => (await import('./commands/sim.js')).simCommand(options, { stdout: io.stdout, signal: interruptSignal(io) }));
       },
     )
-    .demandCommand(1, 'Name a command: run, plan, validate, job, undo, export, sim (see --help)')
+    .demandCommand(1, 'Name a command: run, plan, validate, job, undo, export, probe, sim (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EPILOG)

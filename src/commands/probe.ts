@@ -1,0 +1,47 @@
+import { ExitCode } from '../errors.js';
+import { parseListPage } from '../reimage/list-parse.js';
+import { openApiSession, type ApiOptions, type CommandIO } from './common.js';
+
+export interface ProbeCommandOptions extends ApiOptions {
+  pageSize: number;
+}
+
+/**
+ * `retag probe`: GET /get/?page=1 once and show the raw response and how retag reads it, before
+ * any write. The list endpoint's response shape is undocumented (reimage-api.md §3.1): this is
+ * how a user checks, on their own account, that ids and current tags come through.
+ */
+export async function probeCommand(options: ProbeCommandOptions, io: CommandIO): Promise<number> {
+  const session = await openApiSession(options, io);
+  try {
+    const path = `/get/?page=1&page_size=${options.pageSize}`;
+    const result = await session.executor.execute('read', () => session.client.getRaw(path));
+    if (!result.ok) {
+      const message = result.error instanceof Error ? result.error.message : String(result.error);
+      io.stderr.write(`retag probe: GET ${path} failed: ${message}\n`);
+      return ExitCode.aborted;
+    }
+    const raw = result.value;
+    const text = typeof raw === 'string' ? raw : JSON.stringify(raw, null, 2);
+    io.stdout.write(`GET ${path}\n${text.length > 4000 ? `${text.slice(0, 4000)}\n… (${text.length} characters in all)` : text}\n\n`);
+    try {
+      const page = parseListPage(raw);
+      const withTags = page.records.filter((r) => r.tags !== null).length;
+      const meta = Object.entries(page.meta).map(([k, v]) => `${k}=${String(v)}`).join(', ') || 'none';
+      io.stdout.write(
+        `retag reads: ${page.records.length} record${page.records.length === 1 ? '' : 's'} on page 1, ` +
+          `${withTags} with their tags; paging metadata: ${meta}\n` +
+          (page.records[0] ? `first record: ${JSON.stringify(page.records[0])}\n` : '') +
+          (page.records.length > 0 && withTags === 0
+            ? 'The records carry no tags: add/remove rules cannot be merged safely; only --no-read with set/clear rules can run.\n'
+            : ''),
+      );
+      return page.records.length > 0 && withTags === 0 ? ExitCode.aborted : ExitCode.ok;
+    } catch (error) {
+      io.stdout.write(`retag cannot read this response: ${(error as Error).message}\n`);
+      return ExitCode.aborted;
+    }
+  } finally {
+    await session.close();
+  }
+}
