@@ -357,6 +357,15 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A crash outside the command's own try (a stray rejection, a throw in a callback) still goes
+  // through the scrubber: the key must not reach crash output either. Resumable, so exit 3.
+  const crash = (error: unknown) => {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrub(text, knownSecrets(args))}\n`);
+    process.exit(ExitCode.aborted);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   const io: CommandIO = {
     stdout: process.stdout,
     stderr: process.stderr,
