@@ -114,3 +114,16 @@ export async function openApiSession(
 export function poolConnections(concurrency: number): number {
   return concurrency + Math.ceil(concurrency / 4);
 }
+
+/** The summary fields every command that sends requests reports the same way. */
+export function requestSummary(session: ApiSession, startedAt: Date, endedAt: Date = new Date()) {
+  return {
+    requests: { ...session.executor.counters },
+    startedAt: startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    durationMs: endedAt.getTime() - startedAt.getTime(),
+    rate: session.autoRate
+      ? { mode: 'auto' as const, final: Math.round(session.autoRate.rate * 10) / 10 }
+      : { mode: 'fixed' as const, final: session.limiter.rate },
+  };
+}

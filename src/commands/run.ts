@@ -27,7 +27,7 @@ import {
 import { runTargets, type FailureBudget } from '../runner/run.js';
 import { verifyWrites, type VerifyResult } from '../runner/verify.js';
 import type { JournalEntry } from '../runner/types.js';
-import { openApiSession, type ApiOptions, type ApiSession, type CommandIO, type ManifestReadOptions } from './common.js';
+import { openApiSession, requestSummary, type ApiOptions, type ApiSession, type CommandIO, type ManifestReadOptions } from './common.js';
 
 const RESUMABLE: ReadonlySet<number> = new Set([ExitCode.aborted, ExitCode.sigint, ExitCode.sigterm]);
 
@@ -174,22 +174,16 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       manifest: options.manifest,
       counts,
       failuresByReason: whole.failuresByReason,
-      requests: { ...executor.counters },
-      startedAt: startedAt.toISOString(),
-      endedAt: endedAt.toISOString(),
-      durationMs: endedAt.getTime() - startedAt.getTime(),
+      ...requestSummary(session, startedAt, endedAt),
       exitCode,
       runDir,
-      rate: session.autoRate
-        ? { mode: 'auto', final: Math.round(session.autoRate.rate * 10) / 10 }
-        : { mode: 'fixed', final: session.limiter.rate },
       ...(result.aborted ? { aborted: result.aborted.message } : {}),
       ...(result.unfinished > 0 && !options.dryRun ? { unfinished: result.unfinished } : {}),
       ...(options.resume ? { wholeRun: whole.counts } : {}),
       ...(options.dryRun ? { wouldChange: planStats.result().actions.update } : {}),
     };
     if (verified) {
-      (summary as RunSummary & { verify?: unknown }).verify = {
+      summary.verify = {
         checked: verified.checked,
         drifted: verified.drift.length,
         ...(verified.incomplete ? { incomplete: verified.incomplete } : {}),

@@ -19,7 +19,7 @@ import {
 } from '../report/run-dir.js';
 import type { JournalEntry } from '../runner/types.js';
 import { runUndo, undoItemsFromJournal, type UndoAction, type UndoItem } from '../runner/undo.js';
-import { openApiSession, type ApiOptions, type CommandIO } from './common.js';
+import { openApiSession, requestSummary, type ApiOptions, type CommandIO } from './common.js';
 import { closeSession, onInterruptDrain } from './run.js';
 
 /** Images changed since the run, left alone: each line a valid rule (`retag run` on it forces the restore). */
@@ -114,15 +114,9 @@ export async function undoCommand(options: UndoCommandOptions, io: CommandIO): P
       conflicts: conflicts.length,
       ...(noBefore > 0 ? { notUndoable: noBefore } : {}),
       failuresByReason,
-      requests: { ...executor.counters },
-      startedAt: startedAt.toISOString(),
-      endedAt: endedAt.toISOString(),
-      durationMs: endedAt.getTime() - startedAt.getTime(),
+      ...requestSummary(session, startedAt, endedAt),
       exitCode,
       runDir,
-      rate: session.autoRate
-        ? { mode: 'auto', final: Math.round(session.autoRate.rate * 10) / 10 }
-        : { mode: 'fixed', final: session.limiter.rate },
       ...(result.aborted ? { aborted: result.aborted.message } : {}),
       ...(result.unfinished > 0 ? { unfinished: result.unfinished } : {}),
     };

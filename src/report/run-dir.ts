@@ -277,6 +277,8 @@ export interface RunSummary {
   wholeRun?: RunCounts;
   /** Dry run / plan: items that would be updated (nothing was written). */
   wouldChange?: number;
+  /** `--verify`: images re-read after the run, and how many no longer hold what it wrote. */
+  verify?: { checked: number; drifted: number; incomplete?: string };
 }
 
 /**
