@@ -216,9 +216,6 @@ describe('CSV reader: problems', () => {
     ['set cell of separators only', 'id,set\nimg-1,|\n', [
       "2: the set cell holds no tags (only separators and spaces); a blank cell never clears an image's tags: to clear them use op=clear in a tags column",
     ]],
-    ['tags never split on commas', 'id,tags\nimg-1,"a,b|c"\n', [
-      '2: tag "a,b" contains a comma, which does not survive a round trip through the reimage API (tags are never split on commas; separate tags with "|")',
-    ]],
     ['a bad tag in a list column names the column', 'id,add\nimg-1,"ok|x\ty"\n', [
       '2: add cell: tag "x\\ty" contains a control character',
     ]],
@@ -232,9 +229,9 @@ describe('CSV reader: problems', () => {
     ['--no-read rejects add/remove columns', 'id,set,add\nimg-1,a,\nimg-2,,b\n', [
       '3: add/remove need the current tags; drop --no-read',
     ], { requireSetOnly: true }],
-    ['several problems in one row are all reported', 'id,tags\nimg/1,"a,b|c\u0001"\n', [
+    ['several problems in one row are all reported', 'id,tags\nimg/1,"a|b\u0002|c\u0001"\n', [
       '2: id "img/1" contains "/" (not allowed: / ? # %)',
-      '2: tag "a,b" contains a comma, which does not survive a round trip through the reimage API (tags are never split on commas; separate tags with "|")',
+      '2: tag "b\\u0002" contains a control character',
       '2: tag "c\\u0001" contains a control character',
     ]],
     ['an unquoted comma makes extra cells', 'id,tags\nimg-1,red,green\nimg-2,blue,\n', [
@@ -503,4 +500,13 @@ describe('format and file errors', () => {
     await expect(readAll(file, { tagSeparator: '' })).rejects.toThrow(/--tag-separator must be a non-empty string/);
     await expect(readAll(file, { maxTagLength: 0 })).rejects.toThrow(/--max-tag-length must be a whole number/);
   });
+});
+
+it('tags are never split on commas: a quoted CSV cell "a,b|c" holds the tags "a,b" and "c"', async () => {
+  const csv = await readAll(await write('.csv', 'id,tags\nimg-1,"a,b|c"\n'));
+  expect(csv.problems).toEqual([]);
+  expect(csv.rules.map((r) => r.set)).toEqual([['a,b', 'c']]);
+  const json = await readAll(await write('.json', '[{"id":"img-1","add":["red,green"]}]'));
+  expect(json.problems).toEqual([]);
+  expect(json.rules.map((r) => r.add)).toEqual([['red,green']]);
 });

@@ -258,11 +258,10 @@ function* readRow(
 /** Split a cell on the tag separator and check each tag; returns the normalised tags. */
 function splitTags(text: string, opts: ResolvedManifestOptions, problems: string[], prefix: string): string[] {
   const tags: string[] = [];
-  const hint = `; separate tags with ${JSON.stringify(opts.tagSeparator)}`;
   for (const part of text.split(opts.tagSeparator)) {
     const tag = part.trim();
     if (tag === '') continue;
-    const problem = tagProblem(tag, opts, hint);
+    const problem = tagProblem(tag, opts);
     if (problem !== undefined) problems.push(prefix + problem);
     else tags.push(tag);
   }

@@ -67,16 +67,14 @@ export function idProblem(id: string): string | undefined {
 }
 
 /** Why a tag (already trimmed, non-empty) is unusable, or undefined when it is fine. */
-export function tagProblem(tag: string, opts: { maxTagLength: number }, commaHint = ''): string | undefined {
+/**
+ * A comma is allowed: design.md §2 rejects only control characters and over-long tags, and says
+ * tags are never split on commas (a quoted CSV cell "a,b|c" is the tags "a,b" and "c").
+ */
+export function tagProblem(tag: string, opts: { maxTagLength: number }): string | undefined {
   if (CONTROL.test(tag)) return `tag ${quote(tag)} contains a control character`;
   if (tag.length > opts.maxTagLength && length(tag) > opts.maxTagLength) {
     return `tag ${quote(tag)} is longer than ${opts.maxTagLength} characters (${length(tag)}); see --max-tag-length`;
-  }
-  if (tag.includes(',')) {
-    return (
-      `tag ${quote(tag)} contains a comma, which does not survive a round trip through the reimage API ` +
-      `(tags are never split on commas${commaHint})`
-    );
   }
   if (tag.includes(REPLACEMENT_CHAR)) {
     return `tag ${quote(tag)} contains U+FFFD (a replacement character): is the file UTF-8?`;
