@@ -110,6 +110,10 @@ function manifestFromArgv(argv: Parsed) {
 
 function runFromArgv(argv: Parsed, dryRun: boolean) {
   const maxFailures = parseBudget(argv.maxFailures);
+  if (dryRun && argv.resume !== undefined) {
+    // A plan writes nothing: it must not rewrite the reports of the run it would "resume".
+    throw new UsageError('--resume continues a run; a plan (or --dry-run) writes nothing to resume: drop one of them');
+  }
   return {
     ...apiFromArgv(argv),
     ...manifestFromArgv(argv),

@@ -46,5 +46,6 @@ export function fileErrorReason(error: unknown): string {
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'ENOTDIR') return 'a part of the path is not a directory';
   return code ?? (error instanceof Error ? error.message : String(error));
 }

@@ -3,7 +3,7 @@ import { closeSync, constants, createReadStream, fstatSync, fsyncSync, openSync,
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { UsageError } from '../errors.js';
+import { fileErrorReason, UsageError } from '../errors.js';
 import { opToRule } from '../plan/compose.js';
 import type { ManifestProblem, PlanEntry, Rule, SourceLocation, Target } from '../plan/types.js';
 import type { FailureReason, JournalEntry, Outcome } from '../runner/types.js';
@@ -47,7 +47,7 @@ async function isNonEmptyDir(dir: string): Promise<boolean | undefined> {
     st = await stat(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    throw new UsageError(`run directory ${dir}: ${fileErrorReason(err)}`, { cause: err });
   }
   if (!st.isDirectory()) throw new UsageError(`run directory ${dir} exists and is not a directory`);
   return (await readdir(dir)).length > 0;
@@ -63,8 +63,17 @@ export async function ensureFreshRunDir(dir: string): Promise<string> {
       `run directory ${dir} already exists and is not empty; choose another --out, or continue that run with --resume ${dir}`,
     );
   }
-  await mkdir(dir, { recursive: true });
+  await makeRunDir(dir);
   return dir;
+}
+
+/** mkdir -p, with a message a user can act on (exit 2) when the path cannot be a directory. */
+async function makeRunDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`cannot create the run directory ${dir}: ${fileErrorReason(err)}`, { cause: err });
+  }
 }
 
 /** Open the directory of an earlier run (--resume, undo). It must exist. */
@@ -85,7 +94,7 @@ export async function createRunDir(out?: string, now: Date = new Date()): Promis
   for (let n = 1; ; n++) {
     const dir = n === 1 ? base : `${base}-${n}`;
     if (!(await isNonEmptyDir(dir))) {
-      await mkdir(dir, { recursive: true });
+      await makeRunDir(dir);
       return dir;
     }
   }

@@ -53,6 +53,8 @@ export async function runTargets(
 ): Promise<RunTargetsResult> {
   const { logger } = hooks;
   const total = targets.length;
+  // Nothing to do (e.g. resuming a finished run): no scan, no request.
+  if (total === 0) return { failed: 0, finished: 0, unfinished: 0 };
   const budget = budgetCount(options.maxFailures, total);
   const maxBacklog = options.maxBacklog ?? Math.max(64, executor.queue.concurrency * 16);
   const inflight = new Set<Promise<void>>();
@@ -72,7 +74,7 @@ export async function runTargets(
     if (entry.outcome === 'failed') {
       failed++;
       logger.error(
-        { id: entry.id, status: entry.status, attempts: entry.attempts, reason: entry.reason },
+        { id: entry.id, status: entry.status ?? null, attempts: entry.attempts, reason: entry.reason },
         `${entry.id}: ${entry.error ?? entry.reason}`,
       );
     }
