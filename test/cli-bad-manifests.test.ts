@@ -139,6 +139,9 @@ test('--skip-invalid: bad rules go to rejects.ndjson with their location, the re
     expect(at(2)).toContain('contains "/"');
     expect(at(3)).toContain('unknown key "ad"');
     expect(at(5)).toContain('malformed JSON');
+    // The rejects are visible in the summary too, not only in their file (a cron run must not look clean).
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).rejected).toBe(rejects.length);
+    expect(res.stderr).toContain(`rejected:  ${rejects.length} manifest problems skipped (--skip-invalid)`);
     expect(srv.tags('ok-1')).toEqual(['a', 'new']);
     expect(srv.tags('ok-2')).toEqual([]);
     expect(srv.tags('ok-3')).toEqual(['s']);

@@ -43,6 +43,11 @@ describe('formatRunSummary', () => {
     expect(text).not.toContain('re-run failures');
   });
 
+  test('--skip-invalid: the rejected rules are counted and pointed at', () => {
+    const text = formatRunSummary({ ...base, rejected: 3 });
+    expect(text).toContain('rejected:  3 manifest problems skipped (--skip-invalid): see retag-runs/2026-11-28T01-30-00Z/rejects.ndjson');
+  });
+
   test('failures: reasons and the re-run command', () => {
     const text = formatRunSummary({
       ...base,

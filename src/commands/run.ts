@@ -181,6 +181,7 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       ...(result.unfinished > 0 && !options.dryRun ? { unfinished: result.unfinished } : {}),
       ...(options.resume ? { wholeRun: whole.counts } : {}),
       ...(options.dryRun ? { wouldChange: planStats.result().actions.update } : {}),
+      ...(manifest.problems.length > 0 ? { rejected: manifest.problems.length } : {}),
     };
     if (verified) {
       summary.verify = {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { formatDuration } from './progress.js';
-import { FAILURES_FILE, type RunSummary } from './run-dir.js';
+import { FAILURES_FILE, REJECTS_FILE, type RunSummary } from './run-dir.js';
 
 /** Quote a path for a POSIX shell only when it needs it. */
 export function shellQuote(s: string): string {
@@ -36,6 +36,9 @@ export function formatRunSummary(summary: RunSummary): string {
     lines.push(`  whole run: ${w.updated} updated, ${w.unchanged} unchanged, ${w.failed} failed (${plural(w.total, 'item')})`);
   }
   if (reasons.length > 0) lines.push(`  failures:  ${reasons.join(', ')}`);
+  if (summary.rejected) {
+    lines.push(`  rejected:  ${plural(summary.rejected, 'manifest problem')} skipped (--skip-invalid): see ${shellQuote(join(summary.runDir, REJECTS_FILE))}`);
+  }
 
   lines.push(
     `  requests:  ${requests.total} (${requests.reads} reads, ${requests.writes} writes), ` +

@@ -288,6 +288,8 @@ export interface RunSummary {
   wouldChange?: number;
   /** `--verify`: images re-read after the run, and how many no longer hold what it wrote. */
   verify?: { checked: number; drifted: number; incomplete?: string };
+  /** `--skip-invalid`: manifest problems left out of the run (see rejects.ndjson). */
+  rejected?: number;
 }
 
 /**
