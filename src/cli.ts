@@ -252,6 +252,12 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       },
     )
     .command(
+      'demo',
+      'Run the demo migration job against the embedded simulator (faults and a rate limit on) and check every image',
+      (y) => y.example('$0 demo', 'what `npm run demo` does'),
+      () => select(async (io) => (await import('./commands/demo.js')).demoCommand(io)),
+    )
+    .command(
       'sim',
       'Start the local reimage-compatible simulator (loopback only)',
       (y) =>
@@ -296,7 +302,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         select(async (io) => (await import('./commands/sim.js')).simCommand(options, { stdout: io.stdout, signal: interruptSignal(io) }));
       },
     )
-    .demandCommand(1, 'Name a command: run, plan, validate, job, undo, export, probe, sim (see --help)')
+    .demandCommand(1, 'Name a command: run, plan, validate, job, undo, export, probe, sim, demo (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EPILOG)

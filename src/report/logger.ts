@@ -67,7 +67,7 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
 
 /**
  * The run's logger. Lines are written synchronously (fd 2 or the log file), so nothing logged
- * before `process.exit` is lost and no worker thread keeps the process alive. Pretty output is
+ * before the process exits is lost and no worker thread keeps the process alive. Pretty output is
  * pino-pretty's formatter applied line by line on the same synchronous destination, for the same
  * reasons. Secrets are censored twice: by key path (pino `redact`) and by value on the finished
  * line (`hooks.streamWrite`), which covers messages, error messages and stacks.

@@ -1,0 +1,23 @@
+import { expect, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './helpers/cli.js';
+
+/** The README's first command: `npm run demo` is `retag demo`; it must keep passing. */
+test('retag demo: the demo job runs against the faulty, rate-limited simulator and every image checks out', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'retag-demo-'));
+  try {
+    const res = await runCli(['demo'], { cwd, timeoutMs: 90_000 });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/Verified: (\d+) of \1 images hold exactly the tags their rules compose to/);
+    expect(res.stderr).toContain('retag job demo-migration: 160 items');
+    const [runDir] = readdirSync(join(cwd, 'retag-runs'));
+    const summary = JSON.parse(readFileSync(join(cwd, 'retag-runs', runDir!, 'summary.json'), 'utf8'));
+    expect(summary.exitCode).toBe(0);
+    expect(summary.counts.failed).toBe(0);
+    expect(summary.requests.retries).toBeGreaterThan(0); // the faults were met and handled
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}, 100_000);
