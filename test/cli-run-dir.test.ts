@@ -38,6 +38,16 @@ describe('run directory edges', () => {
     expect(summaryBefore).toContain('"updated": 3');
   });
 
+  test('resuming with another manifest than the run recorded warns', async () => {
+    const out = join(dir, 'other');
+    expect((await runCli(['run', manifest, '--out', out, '--log-level', 'warn'], { env: env() })).code).toBe(0);
+    const other = join(dir, 'other.ndjson');
+    writeFileSync(other, JSON.stringify({ id: 'img-0034', add: ['edge'] }));
+    const res = await runCli(['run', other, '--resume', out, '--log-level', 'warn'], { env: env() });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain(`resuming a run of ${manifest} with ${other}: is this the same manifest?`);
+  });
+
   test.each([['plan'], ['run', '--dry-run']])('%s with --resume is refused (exit 2): a plan must not rewrite a run', async (...command) => {
     const out = join(dir, `plan-${command.length}`);
     expect((await runCli(['run', manifest, '--out', out, '--log-level', 'warn'], { env: env() })).code).toBe(0);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, runExitCode, UsageError } from '../errors.js';
 import { assertNoProblems, loadManifest, formatProblem } from '../manifest/index.js';
@@ -15,6 +16,7 @@ import {
   openExistingRunDir,
   readJournal,
   summarizeJournal,
+  SUMMARY_FILE,
   failedItems,
   writeFailures,
   writeNdjson,
@@ -100,6 +102,14 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
       const { entries, tornLines } = await readJournal(runDir);
       if (tornLines > 0) logger.warn({ tornLines }, 'journal had a torn last line (a crash mid-write): ignored');
       for (const [id, entry] of latestById(entries)) latest.set(id, entry);
+      const previous = await previousManifest(runDir);
+      if (previous !== undefined && path.resolve(previous) !== path.resolve(options.manifest)) {
+        // Not an error (the file may have moved), but the reports will mix two manifests' items.
+        logger.warn(
+          { previous, manifest: options.manifest },
+          `resuming a run of ${previous} with ${options.manifest}: is this the same manifest?`,
+        );
+      }
     }
     const done = (t: Target) => {
       const outcome = latest.get(t.id)?.outcome;
@@ -261,4 +271,14 @@ export function onInterruptDrain(
 /** Close the session; a client already cut by the drain deadline refuses to close: still flush the logs. */
 export async function closeSession(session: ApiSession): Promise<void> {
   await session.close().catch(() => session.flushLogs());
+}
+
+/** The manifest an earlier invocation of this run recorded in its summary.json, if any. */
+async function previousManifest(runDir: string): Promise<string | undefined> {
+  try {
+    const summary = JSON.parse(await readFile(path.join(runDir, SUMMARY_FILE), 'utf8')) as { manifest?: unknown };
+    return typeof summary.manifest === 'string' ? summary.manifest : undefined;
+  } catch {
+    return undefined; // killed before its first summary: nothing to compare
+  }
 }
