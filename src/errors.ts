@@ -1,6 +1,6 @@
 /**
  * Exit codes (design.md §6) and the one error type that carries them.
- * Commands throw; only src/cli.ts turns an error into process.exit.
+ * Commands throw; only src/cli.ts turns an error into the exit status of the process.
  */
 export const ExitCode = {
   ok: 0,
