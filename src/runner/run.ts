@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { resolveTarget } from '../plan/resolve.js';
 import type { PlanEntry, Target } from '../plan/types.js';
-import type { RequestExecutor, Attempted } from './executor.js';
-import { scanLibrary, type TagsApi } from './scan.js';
-import type { FailureReason, JournalEntry } from './types.js';
-import { describeError, isUnreachable } from './describe-error.js';
+import type { RequestExecutor } from './executor.js';
+import { scanForIds, type TagsApi } from './scan.js';
+import type { JournalEntry } from './types.js';
+import { writeTags } from './write.js';
 import { RunAbort, type AbortKind } from './abort.js';
 
 /** `--max-failures`: an absolute count or a share of the items. */
@@ -96,35 +96,13 @@ export async function runTargets(
       return;
     }
     if (options.dryRun) return;
-    const after = entry.after ?? [];
-    const task = executor
-      .execute('write', () => api.update(entry.id, after))
-      .then((result: Attempted<void>) => {
-        if (result.ok) {
-          finish({ ...entry, outcome: 'updated', attempts: result.attempts, status: 200, at: at() });
-          return;
-        }
-        if (result.reason === 'aborted') return; // unfinished: a resume picks it up
-        if (result.reason === 'unauthorized') {
-          stop('unauthorized', 'the API key was rejected (401 Unauthorized): check REIMAGE_API_KEY or --api-key-file');
-          return;
-        }
-        const { status, message, detail } = describeError(result.error, result.attempts);
-        if (result.reason === 'retries_exhausted' && isUnreachable(result.error)) {
-          // Every other item would fail the same way, each after all its retries: stop, resumable.
-          stop('unreachable', `the server is unreachable: ${message}; stopped sending, resume when it is back`);
-          return;
-        }
-        finish({
-          ...entry,
-          outcome: 'failed',
-          attempts: result.attempts,
-          ...(status !== undefined ? { status } : {}),
-          reason: result.reason as FailureReason,
-          error: detail,
-          at: at(),
-        });
-      });
+    const task = writeTags(executor, api, entry.id, entry.after ?? []).then((result) => {
+      if (result.kind === 'unfinished') return; // a resume picks it up
+      if (result.kind === 'stop') return stop(result.reason, result.message);
+      if (result.kind === 'updated') return finish({ ...entry, outcome: 'updated', attempts: result.attempts, status: 200, at: at() });
+      const { kind: _, ...failure } = result;
+      finish({ ...entry, outcome: 'failed', ...failure, at: at() });
+    });
     inflight.add(task);
     void task.finally(() => inflight.delete(task));
   };
@@ -138,25 +116,9 @@ export async function runTargets(
       }
     } else {
       const pending = new Map(targets.map((t) => [t.id, t]));
-      for await (const records of scanLibrary(api, executor, options.pageSize, logger)) {
-        // A wanted record without tags cannot be merged: check the whole page before handling any
-        // of it, so no write of this page goes out before the stop (handle() queues at once).
-        const bare = records.find((r) => r.tags === null && pending.has(r.id));
-        if (bare) {
-          throw new RunAbort(
-            'list_shape',
-            `the listing (GET /get/) returned ${bare.id} without its tags: cannot merge safely, ` +
-              `${executor.counters.writes === 0 ? 'nothing was written' : 'no further write was sent'}. ` +
-              'Use --no-read with set/clear rules only.',
-          );
-        }
-        for (const record of records) {
-          const target = pending.get(record.id);
-          if (!target) continue;
-          pending.delete(record.id);
-          handle(resolveTarget(target, record.tags));
-        }
-        if (aborted || executor.aborted || pending.size === 0) break;
+      for await (const found of scanForIds(pending, api, executor, options.pageSize, logger)) {
+        for (const { item, tags } of found) handle(resolveTarget(item, tags));
+        if (aborted || executor.aborted) break;
         await executor.waitForBacklogBelow(maxBacklog);
       }
       // Only a scan that reached the end proves an id absent; a scan cut short by an abort (or a

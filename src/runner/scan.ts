@@ -54,3 +54,42 @@ export async function* scanLibrary(
     previousIds = current.records.map((r) => r.id);
   }
 }
+
+/**
+ * The scan every command that reads before it acts uses (run, undo, verify): page through the
+ * listing and yield, page by page, the wanted items found with their current tags. Found ids are
+ * deleted from `wanted`, so what is left there when the scan ends is what the listing lacks
+ * (meaningful only if the executor was not aborted). Stops early once everything is found.
+ *
+ * A wanted record without tags cannot be merged or compared: the whole page is checked before
+ * any of it is yielded, so no write for that page goes out, and the scan stops (RunAbort).
+ */
+export async function* scanForIds<T>(
+  wanted: Map<string, T>,
+  api: TagsApi,
+  executor: RequestExecutor,
+  pageSize: number,
+  logger: Logger,
+): AsyncGenerator<Array<{ item: T; tags: string[] }>> {
+  if (wanted.size === 0) return;
+  for await (const records of scanLibrary(api, executor, pageSize, logger)) {
+    const bare = records.find((r) => r.tags === null && wanted.has(r.id));
+    if (bare) {
+      throw new RunAbort(
+        'list_shape',
+        `the listing (GET /get/) returned ${bare.id} without its tags: cannot merge or compare safely, ` +
+          `${executor.counters.writes === 0 ? 'nothing was written' : 'no further write was sent'}. ` +
+          'Use --no-read with set/clear rules only (see retag probe).',
+      );
+    }
+    const found: Array<{ item: T; tags: string[] }> = [];
+    for (const record of records) {
+      const item = wanted.get(record.id);
+      if (item === undefined) continue;
+      wanted.delete(record.id);
+      found.push({ item, tags: record.tags! });
+    }
+    yield found;
+    if (executor.aborted || wanted.size === 0) return;
+  }
+}

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
 import { latestById } from '../report/run-dir.js';
 import { RunAbort, type AbortKind } from './abort.js';
-import { describeError, isUnreachable } from './describe-error.js';
 import type { RequestExecutor } from './executor.js';
-import { scanLibrary, type TagsApi } from './scan.js';
-import type { FailureReason, JournalEntry } from './types.js';
+import { scanForIds, type TagsApi } from './scan.js';
+import type { JournalEntry } from './types.js';
+import { writeTags } from './write.js';
 
 /** What a run changed on one image: the undo restores `before` where the image still holds `after`. */
 export interface UndoItem {
@@ -128,61 +128,27 @@ export async function runUndo(
       );
       return;
     }
-    const task = executor
-      .execute('write', () => api.update(item.id, item.before))
-      .then((result) => {
-        if (result.ok) {
-          finish({ id: item.id, outcome: 'updated', before: now, after: item.before, attempts: result.attempts, status: 200, at: at() }, action, item);
-          return;
-        }
-        if (result.reason === 'aborted') return; // unfinished: running the undo again picks it up
-        if (result.reason === 'unauthorized') {
-          stop('unauthorized', 'the API key was rejected (401 Unauthorized): check REIMAGE_API_KEY or --api-key-file');
-          return;
-        }
-        const { status, message, detail } = describeError(result.error, result.attempts);
-        if (result.reason === 'retries_exhausted' && isUnreachable(result.error)) {
-          stop('unreachable', `the server is unreachable: ${message}; stopped sending, run the undo again when it is back`);
-          return;
-        }
-        finish(
-          {
-            id: item.id,
-            outcome: 'failed',
-            before: now,
-            after: item.before,
-            attempts: result.attempts,
-            ...(status !== undefined ? { status } : {}),
-            reason: result.reason as FailureReason,
-            error: detail,
-            at: at(),
-          },
-          action,
-          item,
-        );
-      });
+    const task = writeTags(executor, api, item.id, item.before).then((result) => {
+      if (result.kind === 'unfinished') return; // running the undo again picks it up
+      if (result.kind === 'stop') return stop(result.reason, result.message);
+      if (result.kind === 'updated') {
+        return finish({ id: item.id, outcome: 'updated', before: now, after: item.before, attempts: result.attempts, status: 200, at: at() }, action, item);
+      }
+      const { kind: _, ...failure } = result;
+      finish({ id: item.id, outcome: 'failed', before: now, after: item.before, ...failure, at: at() }, action, item);
+    });
     inflight.add(task);
     void task.finally(() => inflight.delete(task));
   };
 
   const pending = new Map(items.map((i) => [i.id, i]));
   try {
-    if (pending.size > 0) {
-      for await (const records of scanLibrary(api, executor, options.pageSize, logger)) {
-        for (const record of records) {
-          const item = pending.get(record.id);
-          if (!item) continue;
-          if (record.tags === null) {
-            throw new RunAbort('list_shape', `the listing (GET /get/) returned ${record.id} without its tags: cannot compare, nothing was written`);
-          }
-          pending.delete(record.id);
-          handle(item, record.tags);
-        }
-        if (aborted || executor.aborted || pending.size === 0) break;
-        await executor.waitForBacklogBelow(maxBacklog);
-      }
-      if (!aborted && !executor.aborted) for (const item of pending.values()) handle(item, undefined);
+    for await (const found of scanForIds(pending, api, executor, options.pageSize, logger)) {
+      for (const { item, tags } of found) handle(item, tags);
+      if (aborted || executor.aborted) break;
+      await executor.waitForBacklogBelow(maxBacklog);
     }
+    if (!aborted && !executor.aborted) for (const item of pending.values()) handle(item, undefined);
   } catch (error) {
     if (error instanceof RunAbort) stop(error.kind, error.message);
     else if (!executor.aborted) throw error;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
 import type { RequestExecutor } from './executor.js';
-import { scanLibrary, type TagsApi } from './scan.js';
+import { scanForIds, type TagsApi } from './scan.js';
 
 /** One line of drift.ndjson: an image whose tags are no longer what the run wrote. */
 export interface DriftEntry {
@@ -37,29 +37,24 @@ export async function verifyWrites(
   pageSize: number,
   logger: Logger,
 ): Promise<VerifyResult> {
-  const pending = new Map(expected);
+  const pending = new Map([...expected].map(([id, tags]) => [id, { id, tags }]));
   const drift: DriftEntry[] = [];
   let checked = 0;
   try {
-    for await (const records of scanLibrary(api, executor, pageSize, logger)) {
-      for (const record of records) {
-        const want = pending.get(record.id);
-        if (!want) continue;
-        if (record.tags === null) return { checked, drift, incomplete: 'the listing (GET /get/) carries no tags' };
-        pending.delete(record.id);
+    for await (const found of scanForIds(pending, api, executor, pageSize, logger)) {
+      for (const { item: want, tags } of found) {
         checked++;
-        const d = driftOf(record.id, want, record.tags);
+        const d = driftOf(want.id, want.tags, tags);
         if (d) drift.push(d);
       }
-      if (pending.size === 0) break;
     }
   } catch (error) {
     return { checked, drift, incomplete: (error as Error).message };
   }
   if (executor.aborted) return { checked, drift, incomplete: executor.abortReason ?? 'aborted' };
-  for (const [id, want] of pending) {
+  for (const want of pending.values()) {
     checked++;
-    drift.push(driftOf(id, want, null)!);
+    drift.push(driftOf(want.id, want.tags, null)!);
   }
   return { checked, drift };
 }
