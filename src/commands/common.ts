@@ -98,7 +98,8 @@ export async function openApiSession(
     executor,
     ...(autoRate ? { autoRate } : {}),
     async close() {
-      await client.close();
+      // A client already cut by an interrupt's drain deadline refuses to close: the logs still flush.
+      await client.close().catch(() => undefined);
       await flush();
     },
   };
@@ -125,5 +126,40 @@ export function requestSummary(session: ApiSession, startedAt: Date, endedAt: Da
     rate: session.autoRate
       ? { mode: 'auto' as const, final: Math.round(session.autoRate.rate * 10) / 10 }
       : { mode: 'fixed' as const, final: session.limiter.rate },
+  };
+}
+
+/**
+ * The longest a graceful stop waits for the requests in flight: then they are cut (not
+ * journaled, so a resume redoes them — harmless, every write is an idempotent replace) and the
+ * reports are written, so a SIGINT/SIGTERM ends the run within seconds even on a hung server.
+ */
+export const MAX_DRAIN_MS = 10_000;
+
+/**
+ * On the first SIGINT/SIGTERM: stop starting requests, let those in flight finish for at most
+ * min(request timeout, MAX_DRAIN_MS), then cut them. Returns the unregister function.
+ */
+export function onInterruptDrain(
+  io: CommandIO,
+  session: ApiSession,
+  timeoutMs: number,
+  onSignal: (signal: 'SIGINT' | 'SIGTERM') => void,
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const unregister = io.onInterrupt((signal) => {
+    onSignal(signal);
+    session.logger.warn({ signal }, `${signal}: finishing the requests in flight, then writing reports (again to quit at once)`);
+    session.executor.abort(`interrupted by ${signal}`);
+    const drainMs = Math.min(timeoutMs, MAX_DRAIN_MS);
+    timer = setTimeout(() => {
+      session.logger.warn({ drainMs }, `requests still in flight after ${drainMs} ms: cutting them (unfinished, a resume redoes them)`);
+      session.client.destroy().catch(() => undefined);
+    }, drainMs);
+    timer.unref();
+  });
+  return () => {
+    unregister();
+    if (timer) clearTimeout(timer);
   };
 }

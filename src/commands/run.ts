@@ -29,7 +29,7 @@ import {
 import { runTargets, type FailureBudget } from '../runner/run.js';
 import { verifyWrites, type VerifyResult } from '../runner/verify.js';
 import type { JournalEntry } from '../runner/types.js';
-import { openApiSession, requestSummary, type ApiOptions, type ApiSession, type CommandIO, type ManifestReadOptions } from './common.js';
+import { onInterruptDrain, openApiSession, requestSummary, type ApiOptions, type CommandIO, type ManifestReadOptions } from './common.js';
 
 const RESUMABLE: ReadonlySet<number> = new Set([ExitCode.aborted, ExitCode.sigint, ExitCode.sigterm]);
 
@@ -229,48 +229,8 @@ export async function runCommand(options: RunCommandOptions, io: CommandIO): Pro
     unregister();
     options.stopSignal?.removeEventListener('abort', onStop);
     progress?.stop();
-    await closeSession(session);
+    await session.close();
   }
-}
-
-/**
- * The longest a graceful stop waits for the requests in flight: then they are cut (not
- * journaled, so a resume redoes them — harmless, every write is an idempotent replace) and the
- * reports are written, so a SIGINT/SIGTERM ends the run within seconds even on a hung server.
- */
-export const MAX_DRAIN_MS = 10_000;
-
-/**
- * On the first SIGINT/SIGTERM: stop starting requests, let those in flight finish for at most
- * min(request timeout, MAX_DRAIN_MS), then cut them. Returns the unregister function.
- */
-export function onInterruptDrain(
-  io: CommandIO,
-  session: ApiSession,
-  timeoutMs: number,
-  onSignal: (signal: 'SIGINT' | 'SIGTERM') => void,
-): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  const unregister = io.onInterrupt((signal) => {
-    onSignal(signal);
-    session.logger.warn({ signal }, `${signal}: finishing the requests in flight, then writing reports (again to quit at once)`);
-    session.executor.abort(`interrupted by ${signal}`);
-    const drainMs = Math.min(timeoutMs, MAX_DRAIN_MS);
-    timer = setTimeout(() => {
-      session.logger.warn({ drainMs }, `requests still in flight after ${drainMs} ms: cutting them (unfinished, a resume redoes them)`);
-      session.client.destroy().catch(() => undefined);
-    }, drainMs);
-    timer.unref();
-  });
-  return () => {
-    unregister();
-    if (timer) clearTimeout(timer);
-  };
-}
-
-/** Close the session; a client already cut by the drain deadline refuses to close: still flush the logs. */
-export async function closeSession(session: ApiSession): Promise<void> {
-  await session.close().catch(() => session.flushLogs());
 }
 
 /** The manifest an earlier invocation of this run recorded in its summary.json, if any. */

@@ -19,8 +19,7 @@ import {
 } from '../report/run-dir.js';
 import type { JournalEntry } from '../runner/types.js';
 import { runUndo, undoItemsFromJournal, type UndoAction, type UndoItem } from '../runner/undo.js';
-import { openApiSession, requestSummary, type ApiOptions, type CommandIO } from './common.js';
-import { closeSession, onInterruptDrain } from './run.js';
+import { onInterruptDrain, openApiSession, requestSummary, type ApiOptions, type CommandIO } from './common.js';
 
 /** Images changed since the run, left alone: each line a valid rule (`retag run` on it forces the restore). */
 export const CONFLICTS_FILE = 'conflicts.ndjson';
@@ -136,6 +135,6 @@ export async function undoCommand(options: UndoCommandOptions, io: CommandIO): P
   } finally {
     unregister();
     progress?.stop();
-    await closeSession(session);
+    await session.close();
   }
 }
