@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { ManifestProblem } from '../plan/types.js';
+import type { ManifestProblem } from './types.js';
 
 /**
  * One problem as a line for people: `manifest.csv:17: id is empty`, `m.json:$[3].add[1]: tag is

@@ -6,7 +6,7 @@
  */
 import { parse, type CsvError } from 'csv-parse';
 import { UsageError } from '../errors.js';
-import type { ManifestProblem, Rule, SourceLocation } from '../plan/types.js';
+import type { ManifestProblem, Rule, SourceLocation } from './types.js';
 import { normalizeTags } from '../plan/normalize.js';
 import type { ResolvedManifestOptions } from './options.js';
 import { openManifestStream, type ManifestItem } from './source.js';

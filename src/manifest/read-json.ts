@@ -2,7 +2,7 @@
  * JSON manifests: an array of rules, or an object mapping ids to a tag list (set) or a rule
  * object without (or with the same) id. Parsed whole; problems are located by JSON path.
  */
-import type { ManifestProblem, SourceLocation } from '../plan/types.js';
+import type { ManifestProblem, SourceLocation } from './types.js';
 import { describeJsonError, findDuplicateKeys } from './json-scan.js';
 import type { ResolvedManifestOptions } from './options.js';
 import { readManifestText, type ManifestItem } from './source.js';

@@ -1,5 +1,6 @@
 import { Composer } from '../plan/compose.js';
-import type { ManifestProblem, Rule, Target } from '../plan/types.js';
+import type { Target } from '../plan/types.js';
+import type { ManifestProblem, Rule } from './types.js';
 import { detectFormat, resolveManifestOptions, type ManifestOptions } from './options.js';
 import { readCsvRules } from './read-csv.js';
 import { readJsonRules } from './read-json.js';

@@ -1,7 +1,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { fileErrorReason, UsageError } from '../errors.js';
-import type { ManifestProblem, Rule } from '../plan/types.js';
+import type { ManifestProblem, Rule } from './types.js';
 
 /** What a reader yields: a validated rule or a problem, in file order. */
 export type ManifestItem = { rule: Rule } | { problem: ManifestProblem };

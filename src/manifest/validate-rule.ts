@@ -4,7 +4,7 @@
  * exact key or tag, and NDJSON runs this a million times.
  */
 import { normalizeTags } from '../plan/normalize.js';
-import type { ManifestProblem, Rule, SourceLocation } from '../plan/types.js';
+import type { ManifestProblem, Rule, SourceLocation } from './types.js';
 import { resolveManifestOptions, type ManifestOptions, type ResolvedManifestOptions } from './options.js';
 
 export const MAX_ID_LENGTH = 256;

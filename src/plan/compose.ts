@@ -44,7 +44,7 @@ export class Composer {
   private readonly ops = new Map<string, ComposedOp>();
 
   add(rule: Rule): void {
-    this.ops.set(rule.id, applyRule(this.ops.get(rule.id), rule));
+    this.ops.set(rule.id!, applyRule(this.ops.get(rule.id!), rule));
   }
 
   get size(): number {

@@ -2,28 +2,8 @@
  * Domain types shared by the manifest readers, the pure planner, the runner and the reports.
  * Tag lists are always normalised (trimmed, no empties, no duplicates, order kept).
  */
-
-/** Where a rule came from, for error messages: `file:line` (CSV/NDJSON) or `file:$[3]` (JSON). */
-export interface SourceLocation {
-  file: string;
-  /** 1-based line number (CSV: the record's first line; NDJSON: the line). */
-  line?: number;
-  /** JSON path such as `$[3]` or `$["abc"]`. */
-  path?: string;
-}
-
-/**
- * One validated rule as written in a manifest. Within one rule the order is clear, set, add, remove.
- * At least one operation is present.
- */
-export interface Rule {
-  id: string;
-  clear?: boolean;
-  set?: string[];
-  add?: string[];
-  remove?: string[];
-  source?: SourceLocation;
-}
+import type { Rule, SourceLocation, ManifestProblem } from '../manifest/types.js';
+export type { Rule, SourceLocation, ManifestProblem };
 
 /**
  * The composed effect of all of an id's rules, in one of two normal forms:
@@ -52,10 +32,3 @@ export interface PlanEntry {
   action: PlanAction;
 }
 
-/** A rejected manifest record (written to rejects.ndjson with --skip-invalid). */
-export interface ManifestProblem {
-  source: SourceLocation;
-  message: string;
-  /** The raw record, when one could be parsed. */
-  raw?: unknown;
-}
