@@ -8,7 +8,9 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandIO } from './commands/common.js';
 import { parseBudget, parseRate, positiveInt, seconds } from './commands/options.js';
-import { ExitCode, ExitError, UsageError } from './errors.js';
+import { ExitCode, ExitError, signalExitCode, UsageError, type StopSignal } from './errors.js';
+import { DEFAULT_RETRY_OPTIONS } from './runner/retry-policy.js';
+import { registeredSecrets, registerSecret, scrubSecrets } from './secrets.js';
 import type { ManifestFormat } from './manifest/index.js';
 
 type Command = (io: CommandIO) => Promise<number>;
@@ -16,12 +18,13 @@ type Command = (io: CommandIO) => Promise<number>;
 const EPILOG = `Environment:
   REIMAGE_API_KEY    the API key (or --api-key-file); never logged
   REIMAGE_BASE_URL   API base URL (default https://api.reimage.dev)
-  RETAG_LOCK_DIR     where \`retag job\` keeps its locks (default <tmp>/retag-locks)
+  RETAG_LOCK_DIR     where \`retag job\` keeps its locks (default <tmp>/retag-locks-<uid>)
   RETAG_LOCK_STALE_MS  a lock whose holder died is taken over after this long (default 15000)
 
 Exit codes: 0 all done · 1 some items failed (see failures.ndjson) · 2 bad input, nothing sent
             3 aborted (key rejected, failure budget, server unreachable), resumable
-            4 job locked by another run · 130/143 interrupted, resumable`;
+            4 job or run directory in use by another run
+            129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM), resumable`;
 
 /**
  * Defaults live here, once. `retag job` declares the same options without defaults so that it
@@ -45,35 +48,77 @@ export const RUN_DEFAULTS = {
 
 type Defaults = Partial<typeof RUN_DEFAULTS>;
 
-function manifestOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
+/** Option groups in --help (issue: people look for options by what they are for). */
+const G = {
+  input: 'Input:',
+  connection: 'Connection:',
+  pace: 'Pace:',
+  safety: 'Safety:',
+  output: 'Output:',
+} as const;
+
+function inputOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS, opts: { read?: boolean } = {}) {
+  let out = y
+    .option('format', { group: G.input, type: 'string', choices: ['csv', 'json', 'ndjson'] as const, describe: 'Manifest format (default: from the extension; required for -)' })
+    .option('tag-separator', { group: G.input, type: 'string', default: d.tagSeparator, describe: 'Separator of tags inside a CSV cell' })
+    .option('max-tag-length', { group: G.input, type: 'number', default: d.maxTagLength, describe: 'Longest tag accepted' });
+  if (opts.read !== false) {
+    out = out.option('read', { group: G.input, type: 'boolean', default: d.read, describe: 'Read current tags first; --no-read sends set/clear rules blind (no skip, no undo)' });
+  }
+  return out;
+}
+
+function connectionOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
   return y
-    .option('format', { type: 'string', choices: ['csv', 'json', 'ndjson'] as const, describe: 'Manifest format (default: from the extension)' })
-    .option('tag-separator', { type: 'string', default: d.tagSeparator, describe: 'Separator of tags inside a CSV cell' })
-    .option('max-tag-length', { type: 'number', default: d.maxTagLength, describe: 'Longest tag accepted' })
-    .option('read', { type: 'boolean', default: d.read, describe: 'Read current tags first; --no-read sends set/clear rules blind (no skip, no undo)' });
+    .option('api-key-file', { group: G.connection, type: 'string', describe: 'File holding the API key (default: $REIMAGE_API_KEY)' })
+    .option('base-url', { group: G.connection, type: 'string', describe: 'API base URL (https, or http on loopback only)' })
+    .option('timeout', { group: G.connection, type: 'number', default: d.timeout, describe: 'Request timeout, seconds' });
+}
+
+function paceOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
+  return y
+    .option('concurrency', { group: G.pace, type: 'number', default: d.concurrency, describe: 'Requests in flight at most' })
+    .option('rate', { group: G.pace, type: 'string', default: d.rate, describe: 'Requests per second (reads + writes), or "auto"' })
+    .option('retries', { group: G.pace, type: 'number', default: d.retries, describe: 'Retries after the first attempt' })
+    .option('max-retry-after', { group: G.pace, type: 'number', default: d.maxRetryAfter, describe: 'Longest Retry-After honoured, seconds' })
+    .option('page-size', { group: G.pace, type: 'number', default: d.pageSize, describe: 'Page size asked of GET /get/' });
+}
+
+function logOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
+  return y
+    .option('log-level', { group: G.output, type: 'string', default: d.logLevel, choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
+    .option('log-file', { group: G.output, type: 'string', describe: 'Write JSON logs here instead of stderr' });
 }
 
 function apiOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
-  return y
-    .option('api-key-file', { type: 'string', describe: 'File holding the API key (default: $REIMAGE_API_KEY)' })
-    .option('base-url', { type: 'string', describe: 'API base URL (https, or http on loopback only)' })
-    .option('concurrency', { type: 'number', default: d.concurrency, describe: 'Requests in flight at most' })
-    .option('rate', { type: 'string', default: d.rate, describe: 'Requests per second (reads + writes), or "auto"' })
-    .option('retries', { type: 'number', default: d.retries, describe: 'Retries after the first attempt' })
-    .option('timeout', { type: 'number', default: d.timeout, describe: 'Request timeout, seconds' })
-    .option('max-retry-after', { type: 'number', default: d.maxRetryAfter, describe: 'Longest Retry-After honoured, seconds' })
-    .option('log-level', { type: 'string', default: d.logLevel, choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
-    .option('log-file', { type: 'string', describe: 'Write JSON logs here instead of stderr' });
+  return logOptions(paceOptions(connectionOptions(y, d), d), d);
+}
+
+/** Options of every command that writes (run, job, rename, strip, apply, undo). */
+function writeOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
+  return apiOptions(y, d)
+    .option('dry-run', { group: G.safety, type: 'boolean', default: d.dryRun, describe: 'Plan only: read and decide, write nothing (writes plan.ndjson)' })
+    .option('max-failures', { group: G.safety, type: 'string', describe: 'Abort (exit 3) past N failed items, or N%' })
+    .option('max-changes', { group: G.safety, type: 'number', describe: 'Write at most N images; stop (exit 3, resumable) before the next' })
+    .option('resume', { group: G.safety, type: 'string', describe: 'Continue the run recorded in this run directory' })
+    .option('verify', { group: G.safety, type: 'boolean', default: d.verify, describe: 'After the run, re-read the changed images and report drift (drift.ndjson)' })
+    .option('out', { group: G.output, type: 'string', describe: 'Run directory (default retag-runs/<UTC timestamp>/)' });
 }
 
 function runOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
-  return apiOptions(manifestOptions(y, d), d)
-    .option('page-size', { type: 'number', default: d.pageSize, describe: 'Page size asked of GET /get/' })
-    .option('out', { type: 'string', describe: 'Run directory (default retag-runs/<UTC timestamp>/)' })
-    .option('skip-invalid', { type: 'boolean', default: d.skipInvalid, describe: 'Run the valid rules; write the bad ones to rejects.ndjson' })
-    .option('max-failures', { type: 'string', describe: 'Abort (exit 3) past N failed items, or N%' })
-    .option('resume', { type: 'string', describe: 'Continue the run recorded in this run directory' })
-    .option('verify', { type: 'boolean', default: d.verify, describe: 'After the run, re-read the changed images and report drift (drift.ndjson)' });
+  return writeOptions(inputOptions(y, d), d).option('skip-invalid', {
+    group: G.input,
+    type: 'boolean',
+    default: d.skipInvalid,
+    describe: 'Run the valid rules; write the bad ones to rejects.ndjson',
+  });
+}
+
+/** plan: what run --dry-run does; no option that only matters when writing. */
+function planOptions<T>(y: Argv<T>) {
+  return apiOptions(inputOptions(y))
+    .option('skip-invalid', { group: G.input, type: 'boolean', default: false, describe: 'Plan the valid rules; write the bad ones to rejects.ndjson' })
+    .option('out', { group: G.output, type: 'string', describe: 'Run directory for plan.ndjson (default retag-runs/<UTC timestamp>/)' });
 }
 
 type Parsed = Record<string, unknown>;
@@ -85,14 +130,14 @@ function apiFromArgv(argv: Parsed) {
     concurrency: positiveInt('concurrency', argv.concurrency, { max: 256 }),
     rate: parseRate(argv.rate),
     retry: {
+      ...DEFAULT_RETRY_OPTIONS,
       retries: positiveInt('retries', argv.retries, { min: 0, max: 100 }),
-      baseDelayMs: 250,
-      maxDelayMs: 30_000,
       maxRetryAfterMs: seconds('max-retry-after', argv.maxRetryAfter),
     },
     timeoutMs: seconds('timeout', argv.timeout),
     logLevel: String(argv.logLevel),
     ...(argv.logFile !== undefined ? { logFile: String(argv.logFile) } : {}),
+    pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
   };
 }
 
@@ -108,7 +153,8 @@ function manifestFromArgv(argv: Parsed) {
   };
 }
 
-function runFromArgv(argv: Parsed, dryRun: boolean) {
+/** The options of a command that writes, checked (exit 2 on the first bad one). */
+function writeFromArgv(argv: Parsed, dryRun: boolean) {
   const maxFailures = parseBudget(argv.maxFailures);
   if (dryRun && argv.resume !== undefined) {
     // A plan writes nothing: it must not rewrite the reports of the run it would "resume".
@@ -116,16 +162,22 @@ function runFromArgv(argv: Parsed, dryRun: boolean) {
   }
   return {
     ...apiFromArgv(argv),
-    ...manifestFromArgv(argv),
-    manifest: String(argv.manifest),
     read: argv.read !== false,
-    pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
     dryRun,
-    skipInvalid: Boolean(argv.skipInvalid),
     verify: Boolean(argv.verify),
     ...(maxFailures ? { maxFailures } : {}),
+    ...(argv.maxChanges !== undefined ? { maxChanges: positiveInt('max-changes', argv.maxChanges, { min: 0 }) } : {}),
     ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
     ...(argv.resume !== undefined ? { resume: String(argv.resume) } : {}),
+  };
+}
+
+function runFromArgv(argv: Parsed, dryRun: boolean) {
+  return {
+    ...writeFromArgv(argv, dryRun),
+    ...manifestFromArgv(argv),
+    manifest: String(argv.manifest),
+    skipInvalid: Boolean(argv.skipInvalid),
   };
 }
 
@@ -135,15 +187,15 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
     .usage('$0 <command> [options]\n\nChange the tags of many reimage.dev images at once, safely and as fast as the rate limit allows.')
     .command(
       'run <manifest>',
-      'Apply a manifest: read current tags, resolve, write what changed',
+      'Apply a manifest: read current tags, decide, write what changed',
       (y) =>
         runOptions(y)
-          .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (or a failures.ndjson)', demandOption: true })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'Plan only: read and resolve, write nothing' })
+          .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (a failures.ndjson or conflicts.ndjson too; - for stdin)', demandOption: true })
           .example('$0 run tags.csv', 'apply tags.csv at the default 10 requests/s')
-          .example('$0 run rules.ndjson --rate 40 --concurrency 8 --max-failures 2%', 'faster, abort if over 2% fail')
-          .example('$0 run retag-runs/2026-11-28T01-30-00Z/failures.ndjson', 're-run only what failed')
-          .example('$0 run rules.ndjson --resume retag-runs/2026-11-28T01-30-00Z', 'continue an interrupted run'),
+          .example('$0 run rules.ndjson --rate 40 --max-failures 2%', 'faster; abort if over 2% fail')
+          .example('$0 run retag-runs/<run>/failures.ndjson', 're-run only what failed')
+          .example('$0 run rules.ndjson --resume retag-runs/<run>', 'continue an interrupted run')
+          .example('cat rules.ndjson | $0 run - --format ndjson', 'read the manifest from stdin'),
       (argv) => {
         const options = runFromArgv(argv as Parsed, Boolean(argv.dryRun));
         select(async (io) => (await import('./commands/run.js')).runCommand(options, io));
@@ -151,24 +203,83 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
     )
     .command(
       'plan <manifest>',
-      'Resolve and show the change (images changing, tags added/removed, samples); writes plan.ndjson',
+      'Show the change (images changing, tags added/removed, per-rule counts, samples) and save it as plan.ndjson for `retag apply`',
       (y) =>
-        runOptions(y)
-          .positional('manifest', { type: 'string', demandOption: true })
-          .example('$0 plan tags.csv', 'what would change, without writing'),
+        planOptions(y)
+          .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (- for stdin)', demandOption: true })
+          .example('$0 plan tags.csv --out plan-1', 'review what would change, saved in plan-1/')
+          .example('$0 apply plan-1', 'then write exactly that'),
       (argv) => {
         const options = runFromArgv(argv as Parsed, true);
         select(async (io) => (await import('./commands/run.js')).runCommand(options, io));
       },
     )
     .command(
+      'apply <plan>',
+      "Write exactly what a saved plan shows, only where the image still holds the plan's before (others: conflicts, exit 1)",
+      (y) =>
+        writeOptions(y)
+          .positional('plan', { type: 'string', describe: 'plan.ndjson, or the run directory of `retag plan` holding it', demandOption: true })
+          .example('$0 apply retag-runs/<plan-run>', 'apply the reviewed plan')
+          .example('$0 apply plan.ndjson --max-changes 100', 'at most 100 writes'),
+      (argv) => {
+        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), plan: String(argv.plan) };
+        select(async (io) => (await import('./commands/apply.js')).applyCommand(options, io));
+      },
+    )
+    .command(
+      'rename <from> <to>',
+      'Every image tagged <from> carries <to> instead, in the same position (library-wide)',
+      (y) =>
+        writeOptions(inputOptions(y, RUN_DEFAULTS, { read: false }))
+          .positional('from', { type: 'string', describe: 'The tag to rename', demandOption: true })
+          .positional('to', { type: 'string', describe: 'Its new name (if already there, <from> simply goes)', demandOption: true })
+          .example('$0 rename summer summer-2026 --dry-run', 'see which images would change')
+          .example('$0 rename summer summer-2026 --max-changes 500', 'do it, at most 500 writes'),
+      (argv) => {
+        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), ...manifestFromArgv(argv as Parsed), from: String(argv.from), to: String(argv.to) };
+        select(async (io) => (await import('./commands/shorthand.js')).renameCommand(options, io));
+      },
+    )
+    .command(
+      'strip <tags..>',
+      'Remove these tags from every image that has any of them (library-wide)',
+      (y) =>
+        writeOptions(inputOptions(y, RUN_DEFAULTS, { read: false }))
+          .positional('tags', { type: 'string', array: true, describe: 'Tags to remove', demandOption: true })
+          .example('$0 strip draft "spring sale" --dry-run', 'see which images would change')
+          .example('$0 strip draft', 'retire the tag draft everywhere'),
+      (argv) => {
+        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), ...manifestFromArgv(argv as Parsed), tags: (argv.tags as unknown[]).map(String) };
+        select(async (io) => (await import('./commands/shorthand.js')).stripCommand(options, io));
+      },
+    )
+    .command(
+      'tags',
+      'Inventory: every tag in the library with its image count; --suggest writes a rename map of likely duplicates',
+      (y) =>
+        apiOptions(y)
+          .option('format', { group: G.output, type: 'string', choices: ['table', 'csv', 'json'] as const, describe: 'Output format (default: table on a terminal, csv otherwise)' })
+          .option('suggest', { group: G.output, type: 'string', describe: 'Write a rename map (from,to CSV) of likely duplicate spellings to this file' })
+          .example('$0 tags --format json > tags.json', 'every tag with its image count, most used first')
+          .example('$0 tags --suggest merge.csv', 'then edit merge.csv, `retag plan merge.csv`, `retag apply`'),
+      (argv) => {
+        const options = {
+          ...apiFromArgv(argv as Parsed),
+          ...(argv.format !== undefined ? { format: argv.format as 'table' | 'csv' | 'json' } : {}),
+          ...(argv.suggest !== undefined ? { suggest: String(argv.suggest) } : {}),
+        };
+        select(async (io) => (await import('./commands/tags.js')).tagsCommand(options, io));
+      },
+    )
+    .command(
       'job <job-file>',
-      'Run a job definition (manifest + options) under the job\'s lock; flags override the job\'s options',
+      "Run a job definition (manifest + options) under the job's lock; flags override the job's options",
       (y) =>
         runOptions(y, {})
           .positional('job-file', { type: 'string', describe: 'Job file (JSON, or YAML)', demandOption: true })
-          .option('dry-run', { type: 'boolean', describe: 'Plan only' })
-          .option('lock-dir', { type: 'string', describe: 'Where job locks live (default $RETAG_LOCK_DIR or <tmp>/retag-locks)' })
+          .option('lock-dir', { group: G.safety, type: 'string', describe: 'Where job locks live (default $RETAG_LOCK_DIR or <tmp>/retag-locks-<uid>)' })
+          .epilog(`Defaults when neither the job file nor a flag sets them: ${Object.entries(RUN_DEFAULTS).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`)
           .example('$0 job jobs/nightly-archive.json', 'run the nightly job (exit 4 if it is already running)')
           .example('$0 job jobs/nightly-archive.json --rate 5', 'the same job, slower than the file says'),
       (argv) => {
@@ -179,6 +290,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
           return jobCommand(
             jobFile,
             (jobOptions, manifest) => {
+              if (jobOptions.apiKeyFile) registerKeyFile(jobOptions.apiKeyFile);
               const merged: Parsed = { ...RUN_DEFAULTS, ...jobOptions, manifest };
               for (const [key, value] of Object.entries(given)) if (value !== undefined && key !== '_' && key !== '$0') merged[key] = value;
               return runFromArgv(merged, Boolean(merged.dryRun));
@@ -193,19 +305,13 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'undo <run-dir>',
       'Restore the tags a run replaced, where no one changed them since (conflicts: exit 1); writes its own run directory',
       (y) =>
-        apiOptions(y)
+        writeOptions(y)
           .positional('run-dir', { type: 'string', describe: 'Run directory of the run to undo', demandOption: true })
-          .option('page-size', { type: 'number', default: RUN_DEFAULTS.pageSize, describe: 'Page size asked of GET /get/' })
-          .option('out', { type: 'string', describe: "The undo's run directory (default retag-runs/<UTC timestamp>/)" })
-          .example('$0 undo retag-runs/2026-11-28T01-30-00Z', 'put back what that run replaced')
-          .example('$0 undo retag-runs/2026-11-28T02-10-00Z', 'undo the undo (its own run directory)'),
+          .example('$0 undo retag-runs/<run> --dry-run', 'see what the undo would do')
+          .example('$0 undo retag-runs/<run>', 'put back what that run replaced')
+          .example('$0 undo retag-runs/<undo-run>', 'undo the undo (its own run directory)'),
       (argv) => {
-        const options = {
-          ...apiFromArgv(argv as Parsed),
-          runDir: String(argv.runDir),
-          pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
-          ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
-        };
+        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), runDir: String(argv.runDir) };
         select(async (io) => (await import('./commands/undo.js')).undoCommand(options, io));
       },
     )
@@ -214,16 +320,11 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       "Write the library's id → tags as NDJSON (a backup; each line a valid set rule, so it restores with `retag run`)",
       (y) =>
         apiOptions(y)
-          .option('out', { type: 'string', describe: 'Output file (written atomically); default stdout' })
-          .option('page-size', { type: 'number', default: RUN_DEFAULTS.pageSize, describe: 'Page size asked of GET /get/' })
-          .example('$0 export --out backup.ndjson', 'back up every image\'s tags before a migration')
+          .option('out', { group: G.output, type: 'string', describe: 'Output file (written atomically); default stdout' })
+          .example('$0 export --out backup.ndjson', "back up every image's tags before a migration")
           .example('$0 run backup.ndjson', 'restore them'),
       (argv) => {
-        const options = {
-          ...apiFromArgv(argv as Parsed),
-          pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }),
-          ...(argv.out !== undefined ? { out: String(argv.out) } : {}),
-        };
+        const options = { ...apiFromArgv(argv as Parsed), ...(argv.out !== undefined ? { out: String(argv.out) } : {}) };
         select(async (io) => (await import('./commands/export.js')).exportCommand(options, io));
       },
     )
@@ -231,11 +332,11 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'probe',
       'Read page 1 of GET /get/ and show the raw response and how retag reads it (no write)',
       (y) =>
-        apiOptions(y)
-          .option('page-size', { type: 'number', default: 5, describe: 'Page size asked of GET /get/' })
+        logOptions(connectionOptions(y))
+          .option('page-size', { group: G.pace, type: 'number', default: 5, describe: 'Page size asked of GET /get/' })
           .example('$0 probe', 'check that the listing carries ids and tags before a first run'),
       (argv) => {
-        const options = { ...apiFromArgv(argv as Parsed), pageSize: positiveInt('page-size', argv.pageSize, { max: 10_000 }) };
+        const options = { ...apiFromArgv({ ...RUN_DEFAULTS, ...(argv as Parsed) }) };
         select(async (io) => (await import('./commands/probe.js')).probeCommand(options, io));
       },
     )
@@ -243,8 +344,8 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'validate <manifest>',
       'Validate a manifest only: no network; streams, so huge files fit in little memory',
       (y) =>
-        manifestOptions(y)
-          .positional('manifest', { type: 'string', demandOption: true })
+        inputOptions(y)
+          .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (- for stdin)', demandOption: true })
           .example('$0 validate tags.csv', 'list every problem with its line, exit 2 if any'),
       (argv) => {
         const options = { ...manifestFromArgv(argv as Parsed), manifest: String(argv.manifest), read: argv.read !== false };
@@ -302,7 +403,8 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         select(async (io) => (await import('./commands/sim.js')).simCommand(options, { stdout: io.stdout, signal: interruptSignal(io) }));
       },
     )
-    .demandCommand(1, 'Name a command: run, plan, validate, job, undo, export, probe, sim, demo (see --help)')
+    .demandCommand(1, 'Name a command: run, plan, apply, rename, strip, tags, validate, job, undo, export, probe, sim, demo (see --help)')
+    .completion('completion', 'Print a shell completion script (add it to ~/.bashrc or ~/.zshrc)')
     .strict()
     .recommendCommands()
     .epilog(EPILOG)
@@ -311,11 +413,20 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
     .fail((message, error) => {
       if (error instanceof ExitError) throw error;
       let text = message ?? error?.message ?? 'invalid arguments';
-      // recommendCommands' message comes alone, before strict()'s "Unknown argument": name the command.
       const word = argv.find((a) => !a.startsWith('-'));
+      // "Unknown arguments: dry-run, dryRun" → "Unknown option: --dry-run": each option once, as typed.
+      const unknown = /^Unknown arguments?: (.*)$/.exec(text);
+      if (unknown) {
+        const typed = (n: string) => argv.find((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}` || a === `--no-${n}`);
+        const names = [...new Set(unknown[1]!.split(', ').map((n) => typed(n) ?? typed(n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)) ?? n))];
+        text = `Unknown ${names.length === 1 ? 'argument' : 'arguments'}: ${names.map((n) => n.split('=')[0]).join(', ')}`;
+        if (word !== undefined) text += ` (see retag ${word} --help for its options)`;
+      }
+      // recommendCommands' message comes alone, before strict()'s "Unknown argument": name the command.
       if (text.startsWith('Did you mean') && word !== undefined) text = `Unknown command ${JSON.stringify(word)}. ${text}`;
       if (text.startsWith('Not enough non-option arguments') && word !== undefined) {
-        text = `the ${word} command is missing its ${word === 'job' ? 'job file' : word === 'undo' ? 'run directory' : 'manifest'} argument`;
+        const missing: Record<string, string> = { job: 'job file', undo: 'run directory', apply: 'plan', rename: '<from> and <to> tags', strip: 'tags' };
+        text = `the ${word} command is missing its ${missing[word] ?? 'manifest'} argument`;
       }
       throw new UsageError(text);
     });
@@ -333,45 +444,67 @@ function interruptSignal(io: CommandIO): AbortSignal {
   return controller.signal;
 }
 
-/** Every secret the process could know, so crash output can be scrubbed of them. */
+/** Read a key file named on the command line or in a job file, so crash output is scrubbed of its key. */
+function registerKeyFile(file: string): void {
+  try {
+    registerSecret(readFileSync(file, 'utf8'));
+  } catch {
+    /* unreadable: the command will say so; nothing to scrub */
+  }
+}
+
+/** Every secret the process could know, so error and crash output can be scrubbed of them. */
 function knownSecrets(args: string[]): string[] {
-  const secrets = [process.env.REIMAGE_API_KEY ?? ''];
+  registerSecret(process.env.REIMAGE_API_KEY);
   const i = args.findIndex((a) => a === '--api-key-file' || a.startsWith('--api-key-file='));
   if (i >= 0) {
     const file = args[i]!.includes('=') ? args[i]!.slice(args[i]!.indexOf('=') + 1) : args[i + 1];
-    try {
-      if (file) secrets.push(readFileSync(file, 'utf8').trim());
-    } catch {
-      /* unreadable: nothing to scrub */
-    }
+    if (file) registerKeyFile(file);
   }
-  return secrets.filter((s) => s.length >= 4);
+  return registeredSecrets();
 }
 
-function scrub(text: string, secrets: string[]): string {
-  return secrets.reduce((t, s) => t.split(s).join('[REDACTED]'), text);
+/**
+ * A reader that closes stdout or stderr early (`retag … | head`) is not a failure of the run:
+ * EPIPE is swallowed and later output dropped, so the exit code stays the run's own.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
+function isClosedPipe(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
 }
 
 async function main(): Promise<number> {
   const args = hideBin(process.argv);
-  const listeners = new Set<(signal: 'SIGINT' | 'SIGTERM') => void>();
+  knownSecrets(args);
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
+  const listeners = new Set<(signal: StopSignal) => void>();
   let interrupted = false;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+  const onSignal = (signal: StopSignal) => {
     if (interrupted) {
-      process.stderr.write(`retag: second ${signal}, exiting at once\n`);
-      process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
+      writeErr(`retag: second ${signal}, exiting at once\n`);
+      process.exit(signalExitCode(signal));
     }
     interrupted = true;
-    if (listeners.size === 0) process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
+    if (listeners.size === 0) process.exit(signalExitCode(signal));
     for (const listener of listeners) listener(signal);
   };
+  process.on('SIGHUP', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // A crash outside the command's own try (a stray rejection, a throw in a callback) still goes
   // through the scrubber: the key must not reach crash output either. Resumable, so exit 3.
   const crash = (error: unknown) => {
+    if (isClosedPipe(error)) return; // a reader went away: not a crash of the run
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrub(text, knownSecrets(args))}\n`);
+    writeErr(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrubSecrets(text, knownSecrets(args))}\n`);
     process.exit(ExitCode.aborted);
   };
   process.on('uncaughtException', crash);
@@ -390,20 +523,29 @@ async function main(): Promise<number> {
     let command: Command | undefined;
     const parser = buildParser(args, (c) => (command = c));
     await parser.parseAsync();
-    if (!command) return ExitCode.ok; // --help / --version
+    if (!command) return ExitCode.ok; // --help / --version / completion
     return await command(io);
   } catch (error) {
     const secrets = knownSecrets(args);
     if (error instanceof ExitError) {
-      process.stderr.write(`retag: ${scrub(error.message, secrets)}\n`);
+      writeErr(`retag: ${scrubSecrets(error.message, secrets)}\n`);
       if (error.exitCode === ExitCode.badInput && /arguments|Unknown|Missing|Not enough|Name a command/.test(error.message)) {
-        process.stderr.write('Run "retag --help" for usage.\n');
+        writeErr('Run "retag --help" for usage.\n');
       }
       return error.exitCode;
     }
+    if (isClosedPipe(error)) return ExitCode.ok;
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrub(text, secrets)}\n`);
+    writeErr(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrubSecrets(text, secrets)}\n`);
     return ExitCode.aborted;
+  }
+}
+
+function writeErr(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    /* stderr closed: nothing to tell */
   }
 }
 

@@ -8,6 +8,7 @@ export const ExitCode = {
   badInput: 2,
   aborted: 3,
   locked: 4,
+  sighup: 129,
   sigint: 130,
   sigterm: 143,
 } as const;
@@ -33,11 +34,21 @@ export class UsageError extends ExitError {
   }
 }
 
-/** The exit code of a run that got to its end (design.md §6): signal, abort, failures, or ok. */
-export function runExitCode(run: { interrupted?: 'SIGINT' | 'SIGTERM'; aborted: boolean; failed: number }): ExitCode {
-  if (run.interrupted) return run.interrupted === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+/** The signals that stop a run gracefully (design.md §6). */
+export type StopSignal = 'SIGHUP' | 'SIGINT' | 'SIGTERM';
+
+export function signalExitCode(signal: StopSignal): ExitCode {
+  return signal === 'SIGHUP' ? ExitCode.sighup : signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+}
+
+/** Exit codes after which `--resume` continues the run. */
+export const RESUMABLE_EXIT_CODES: ReadonlySet<number> = new Set([ExitCode.aborted, ExitCode.sighup, ExitCode.sigint, ExitCode.sigterm]);
+
+/** The exit code of a run that got to its end (design.md §6): signal, abort, failures/conflicts, or ok. */
+export function runExitCode(run: { interrupted?: StopSignal; aborted: boolean; failed: number; conflicts?: number }): ExitCode {
+  if (run.interrupted) return signalExitCode(run.interrupted);
   if (run.aborted) return ExitCode.aborted;
-  return run.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
+  return run.failed > 0 || (run.conflicts ?? 0) > 0 ? ExitCode.itemsFailed : ExitCode.ok;
 }
 
 /** Why a file could not be read, in words a user can act on. */

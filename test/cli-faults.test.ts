@@ -89,7 +89,10 @@ test('500s, 500-after-apply, dropped connections, 503 + Retry-After and jitter: 
     expect(summary.counts.updated + summary.counts.unchanged).toBe(IMAGES);
     expect(summary.requests.retries).toBeGreaterThan(0);
     expect(readNdjson(join(out, 'failures.ndjson'))).toEqual([]);
-    expect(readNdjson(join(out, 'journal.ndjson'))).toHaveLength(IMAGES);
+    // Write-ahead: one outcome line per item, and a pending line before each item's write.
+    const journal = readNdjson<{ id: string; outcome: string }>(join(out, 'journal.ndjson'));
+    expect(journal.filter((e) => e.outcome !== 'pending')).toHaveLength(IMAGES);
+    expect(journal.filter((e) => e.outcome === 'pending')).toHaveLength(summary.counts.updated);
     expect(stats.byMethod.DELETE).toBeUndefined();
     // Retries count against --rate too: the server never saw more than 100/s (plus the limiter's small burst).
     const seconds = (stats.lastRequestAt! - stats.firstRequestAt!) / 1000;

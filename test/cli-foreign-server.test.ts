@@ -75,18 +75,23 @@ test('run → exit 1, run directory complete and right; failures.ndjson re-runs 
   }
   const sent = srv.updatesSent();
   for (const id of unchanged) expect(sent).not.toContain(id);
-  expect(srv.pageSizesServed()).toEqual([7, 7, 7, 7, 5, 0]);
+  // A confirming pass (the run wrote during the scan and some ids were unseen, design.md §3).
+  expect(srv.pageSizesServed()).toEqual([7, 7, 7, 7, 5, 0, 7, 7, 7, 7, 5, 0]);
 
   // summary.json
   const summary = readJson<Record<string, any>>(join(out, 'summary.json'));
-  expect(summary.counts).toEqual({ updated: 21, unchanged: 10, failed: 4, skipped: 0, total: 35 });
+  expect(summary.counts).toEqual({ updated: 21, unchanged: 10, failed: 4, conflict: 0, skipped: 0, total: 35 });
+  expect(summary.scan).toEqual({ passes: 2, listRequests: 12 });
   expect(summary.failuresByReason).toEqual({ not_found: 3, forbidden: 1 });
   expect(summary.exitCode).toBe(1);
-  expect(summary.requests).toMatchObject({ total: srv.requests.length, reads: 6, writes: 23, retries: 0, status429: 0 });
+  expect(summary.requests).toMatchObject({ total: srv.requests.length, reads: 12, writes: 23, retries: 0, status429: 0 });
   expect(Date.parse(summary.endedAt) - Date.parse(summary.startedAt)).toBe(summary.durationMs);
 
-  // journal.ndjson: one line per finished item, with before/after/attempts.
-  const journal = readNdjson<Journal>(join(out, 'journal.ndjson'));
+  // journal.ndjson (write-ahead): a pending line before each of the 23 writes, then one line
+  // per finished item, with before/after/attempts.
+  const lines = readNdjson<Journal>(join(out, 'journal.ndjson'));
+  expect(lines.filter((e) => e.outcome === 'pending')).toHaveLength(23);
+  const journal = lines.filter((e) => e.outcome !== 'pending');
   expect(journal).toHaveLength(35);
   expect(new Set(journal.map((e) => e.id)).size).toBe(35);
   const byId = new Map(journal.map((e) => [e.id, e]));

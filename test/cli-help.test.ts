@@ -22,7 +22,8 @@ beforeAll(async () => {
   topHelp = await runCli(['--help']);
   // The commands are whatever `retag --help` lists, so a new command is covered without editing this file.
   const section = topHelp.stdout.split(/^Commands:$/m)[1]?.split(/^Options:$/m)[0] ?? '';
-  commands = [...section.matchAll(/^ {2}retag (\w[\w-]*)/gm)].map((m) => m[1]!);
+  // `completion` is yargs' own: its --help prints the script (tested below).
+  commands = [...section.matchAll(/^ {2}retag (\w[\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'completion');
   await mapLimit(commands, 3, async (c) => void helps.set(c, await runCli([c, '--help'])));
 }, 60_000);
 
@@ -33,9 +34,16 @@ afterAll(async () => {
 
 test('retag --help exits 0 and lists the commands of design §7, the environment and the exit codes', () => {
   expect(topHelp.code).toBe(0);
-  expect(commands).toEqual(expect.arrayContaining(['run', 'plan', 'validate', 'job', 'undo', 'export', 'sim']));
+  expect(commands).toEqual(expect.arrayContaining(['run', 'plan', 'apply', 'rename', 'strip', 'tags', 'validate', 'job', 'undo', 'export', 'sim']));
+  expect(topHelp.stdout).toMatch(/^ {2}retag completion/m);
   expect(topHelp.stdout).toContain('REIMAGE_API_KEY');
   expect(topHelp.stdout).toMatch(/Exit codes/);
+});
+
+test('retag completion prints a shell completion script', async () => {
+  const res = await runCli(['completion']);
+  expect(res.code).toBe(0);
+  expect(res.stdout).toContain('complete -o bashdefault -o default -F _retag_yargs_completions retag');
 });
 
 test('every command: --help exits 0 and shows examples', () => {
@@ -57,8 +65,8 @@ describe('bad invocations: exit 2, a message naming the problem, nothing sent', 
   };
 
   test.each([
-    ['an unknown flag', ['--bogus'], /Unknown argument: bogus/],
-    ['a misspelt flag', ['--concurrancy', '4'], /Unknown argument: concurrancy/],
+    ['an unknown flag', ['--bogus'], /Unknown argument: --bogus/],
+    ['a misspelt flag', ['--concurrancy', '4'], /Unknown argument: --concurrancy/],
     ['--concurrency 0', ['--concurrency', '0'], /--concurrency expects a whole number/],
     ['--rate fast', ['--rate', 'fast'], /--rate expects/],
     ['--format xml', ['--format', 'xml'], /format/],

@@ -93,7 +93,9 @@ describe('plan and dry run', () => {
     expect(stats.byEndpoint['GET /get/']).toBeGreaterThanOrEqual(1);
     expect(s.library.dump()).toEqual(before);
 
-    const plan = readNdjson<Record<string, unknown>>(join(out, 'plan.ndjson'));
+    const [header, ...plan] = readNdjson<Record<string, unknown>>(join(out, 'plan.ndjson'));
+    // The header says what the plan is of (retag apply checks it).
+    expect(header).toEqual({ retag_plan: 1, created: expect.any(String), manifest, manifest_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(plan).toHaveLength(4);
     const byId = Object.fromEntries(plan.map((p) => [p.id, p]));
     expect(byId['img-0002']).toEqual({ id: 'img-0002', before: ['autumn-2024', 'product'], after: ['autumn-2024', 'product', 'catalog-2025'], action: 'update' });
@@ -101,7 +103,7 @@ describe('plan and dry run', () => {
     expect(byId['img-0004']).toMatchObject({ action: 'unchanged' });
     expect(byId['img-0005']).toMatchObject({ after: ['only'], action: 'update' });
 
-    expect(res.stdout).toContain('3 images change, 1 unchanged, 0 not found (4 images in the manifest)');
+    expect(res.stdout).toContain('3 images change, 1 unchanged, 0 not found (4 images considered)');
     expect(res.stdout).toContain('+catalog-2025');
     expect(existsSync(join(out, 'summary.json'))).toBe(true);
     expect(readJson<Record<string, any>>(join(out, 'summary.json')).requests.writes).toBe(0);

@@ -45,7 +45,7 @@ describe('run directory edges', () => {
     writeFileSync(other, JSON.stringify({ id: 'img-0034', add: ['edge'] }));
     const res = await runCli(['run', other, '--resume', out, '--log-level', 'warn'], { env: env() });
     expect(res.code).toBe(0);
-    expect(res.stderr).toContain(`resuming a run of ${manifest} with ${other}: is this the same manifest?`);
+    expect(res.stderr).toContain(`resuming a run of ${manifest} with ${other}: items whose operation differs are done again`);
   });
 
   test.each([['plan'], ['run', '--dry-run']])('%s with --resume is refused (exit 2): a plan must not rewrite a run', async (...command) => {

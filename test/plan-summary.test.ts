@@ -18,7 +18,7 @@ describe('PlanStats', () => {
     stats.add(upd('i5', ['b', 'z'], ['z', 'd', 'c']));
     const s = stats.result();
     expect(s.total).toBe(5);
-    expect(s.actions).toEqual({ update: 3, unchanged: 1, not_found: 1 });
+    expect(s.actions).toEqual({ update: 3, unchanged: 1, not_found: 1, conflict: 0 });
     expect(s.changing).toBe(3);
     expect(s.unread).toBe(0);
     expect(s.added).toEqual([
@@ -91,7 +91,7 @@ describe('renderPlan', () => {
     const text = renderPlan(summary);
     expect(text).toBe(
       [
-        '3 images change, 1 unchanged, 1 not found (5 images in the manifest)',
+        '3 images change, 1 unchanged, 1 not found (5 images considered)',
         '',
         'Tags added (images):',
         '  +c            3',
@@ -116,7 +116,7 @@ describe('renderPlan', () => {
   });
 
   test('nothing to change; singulars; --no-read', () => {
-    expect(renderPlan(summarizePlan([same('a', ['x'])]))).toBe('0 images change, 1 unchanged, 0 not found (1 image in the manifest)\n');
+    expect(renderPlan(summarizePlan([same('a', ['x'])]))).toBe('0 images change, 1 unchanged, 0 not found (1 image considered)\n');
     const text = renderPlan(summarizePlan([upd('a', null, ['x'])]));
     expect(text).toContain('1 image changes, 0 unchanged');
     expect(text).toContain('1 image is set without reading current tags (--no-read)');

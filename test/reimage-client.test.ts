@@ -310,7 +310,7 @@ describe('listPage', () => {
     expect(req.body).toBe('');
     expect(page).toEqual({
       records: [
-        { id: 'a', tags: ['x', 'y'] },
+        { id: 'a', tags: ['x', 'y'], tagsFromString: true },
         { id: 'b', tags: [] },
       ],
       meta: { total: 45 },

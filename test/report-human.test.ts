@@ -6,7 +6,7 @@ import type { RunSummary } from '../src/report/run-dir.js';
 const base: RunSummary = {
   command: 'run',
   manifest: 'tags.csv',
-  counts: { updated: 950, unchanged: 30, failed: 0, skipped: 0, total: 980 },
+  counts: { updated: 950, unchanged: 30, failed: 0, conflict: 0, skipped: 0, total: 980 },
   failuresByReason: {},
   requests: { total: 1200, reads: 40, writes: 1160, retries: 35, status429: 12 },
   startedAt: '2026-11-28T01:30:00.000Z',
@@ -34,7 +34,7 @@ describe('formatRunSummary', () => {
     const text = formatRunSummary({
       ...base,
       command: 'plan',
-      counts: { updated: 0, unchanged: 30, failed: 2, skipped: 0, total: 982 },
+      counts: { updated: 0, unchanged: 30, failed: 2, conflict: 0, skipped: 0, total: 982 },
       failuresByReason: { not_found: 2 },
       wouldChange: 950,
       exitCode: 1,
@@ -51,7 +51,7 @@ describe('formatRunSummary', () => {
   test('failures: reasons and the re-run command', () => {
     const text = formatRunSummary({
       ...base,
-      counts: { updated: 5, unchanged: 0, failed: 3, skipped: 2, total: 10 },
+      counts: { updated: 5, unchanged: 0, failed: 3, conflict: 0, skipped: 2, total: 10 },
       failuresByReason: { forbidden: 1, not_found: 2 },
       exitCode: 1,
       rate: { mode: 'fixed', final: 10 },
@@ -71,7 +71,7 @@ describe('formatRunSummary', () => {
       exitCode: 3,
       aborted: 'failure budget exceeded (5%)',
       unfinished: 120,
-      counts: { updated: 1, unchanged: 0, failed: 1, skipped: 0, total: 2 },
+      counts: { updated: 1, unchanged: 0, failed: 1, conflict: 0, skipped: 0, total: 2 },
       failuresByReason: { retries_exhausted: 1 },
     });
     expect(text).toContain('aborted:   failure budget exceeded (5%)');
@@ -83,8 +83,8 @@ describe('formatRunSummary', () => {
   test('a resumed run shows the whole run too', () => {
     const text = formatRunSummary({
       ...base,
-      counts: { updated: 1, unchanged: 0, failed: 0, skipped: 9, total: 10 },
-      wholeRun: { updated: 8, unchanged: 2, failed: 0, skipped: 0, total: 10 },
+      counts: { updated: 1, unchanged: 0, failed: 0, conflict: 0, skipped: 9, total: 10 },
+      wholeRun: { updated: 8, unchanged: 2, failed: 0, conflict: 0, skipped: 0, total: 10 },
     });
     expect(text).toContain('1 updated, 0 unchanged, 0 failed, 9 skipped');
     expect(text).toContain('whole run: 8 updated, 2 unchanged, 0 failed (10 items)');

@@ -56,9 +56,12 @@ describe.each([
 
     // Paging: 50 asked every time, 7 served; the short pages were not taken for the end, the
     // empty page was (no metadata to go by). 33 visible images → 7,7,7,7,5 then 0.
-    expect(srv.listRequests().map((r) => r.query.page_size)).toEqual(['50', '50', '50', '50', '50', '50']);
-    expect(srv.listRequests().map((r) => r.query.page)).toEqual(['1', '2', '3', '4', '5', '6']);
-    expect(srv.pageSizesServed()).toEqual([7, 7, 7, 7, 5, 0]);
+    // The run wrote while it scanned and some ids were not seen: the listing may have moved, so a
+    // confirming pass reads it all again before calling them not_found (design.md §3).
+    expect(srv.listRequests().map((r) => r.query.page_size)).toEqual(Array(12).fill('50'));
+    expect(srv.listRequests().map((r) => r.query.page)).toEqual(['1', '2', '3', '4', '5', '6', '1', '2', '3', '4', '5', '6']);
+    expect(srv.pageSizesServed()).toEqual([7, 7, 7, 7, 5, 0, 7, 7, 7, 7, 5, 0]);
+    expect(result.passes).toBe(2);
 
     // One journal entry per target, none aborted.
     expect(result.aborted).toBeUndefined();
@@ -144,8 +147,11 @@ describe('other ways a compatible server may behave', () => {
       maxPageSize: 7,
       pastEnd: 'repeat-last',
     });
-    const { byId } = await run(server, 'm-clamp.ndjson');
-    expect(server.pageSizesServed()).toEqual([7, 7, 7, 7, 5, 5]);
+    const { byId, result } = await run(server, 'm-clamp.ndjson');
+    // One confirming pass (the run wrote while scanning, ghost-404 unseen); the repeated last
+    // page is the end of each pass, not the listing moving, so no second confirming pass.
+    expect(server.pageSizesServed()).toEqual([7, 7, 7, 7, 5, 5, 7, 7, 7, 7, 5, 5]);
+    expect(result.passes).toBe(2);
     expect(server.tags('c-30')).toEqual(['bulk', 'product', 'tail']); // on the last page
     expect(byId.get('ghost-404')).toMatchObject({ outcome: 'failed', reason: 'not_found' });
     expect(server.updatesSent()).not.toContain('ghost-404');
@@ -199,9 +205,11 @@ test('writes start while the listing is still being read (read → write time st
   const { result } = await runInProcess(targets, { baseUrl: server.url, apiKey: CAROL_KEY, pageSize: 10, rate: 1000, concurrency: 4 });
   expect(result.failed).toBe(1);
   const reqs = server.requests;
-  const gets = reqs.filter((r) => r.method === 'GET');
+  // 31 pages (the 31st is empty), then a confirming pass for ghost (the run wrote while scanning).
+  const gets = reqs.filter((r) => r.method === 'GET').slice(0, 31);
   const firstPost = reqs.findIndex((r) => r.method === 'POST');
-  expect(gets).toHaveLength(31);
+  expect(reqs.filter((r) => r.method === 'GET')).toHaveLength(62);
+  expect(result.passes).toBe(2);
   expect(firstPost).toBeLessThan(reqs.indexOf(gets[3]!)); // writing began within the first few pages
   // Each image is written soon after the page that showed it was read.
   const pageReadAt = new Map<string, number>();

@@ -79,13 +79,15 @@ export async function waitFor<T>(probe: () => T | undefined | false, what: strin
 }
 
 /** Complete lines of a run's journal (a torn last line is left out). */
-export function journalIds(runDir: string): string[] {
+/** Ids of the journal's lines, in order; `state` picks outcome lines only, or pending lines only. */
+export function journalIds(runDir: string, state: 'any' | 'finished' | 'pending' = 'any'): string[] {
   const file = path.join(runDir, 'journal.ndjson');
   if (!existsSync(file)) return [];
   const ids: string[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     try {
-      ids.push((JSON.parse(line) as { id: string }).id);
+      const e = JSON.parse(line) as { id: string; outcome: string };
+      if (state === 'any' || (state === 'pending') === (e.outcome === 'pending')) ids.push(e.id);
     } catch {
       /* torn or empty */
     }

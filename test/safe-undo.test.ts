@@ -8,60 +8,66 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { JournalEntry } from '../src/runner/types.js';
-import { decideUndo, undoItemsFromJournal, type UndoAction } from '../src/runner/undo.js';
+import { decideGuarded } from '../src/plan/resolve.js';
+import { foldJournal } from '../src/runner/journal.js';
 import { startSimulator, type Simulator } from '../src/sim/index.js';
 import { assertBuilt, expectExit, readJson, readNdjson, runCli, tempDir } from './safe-harness.js';
 
-describe('decideUndo (pure)', () => {
-  const item = { id: 'a', before: ['x', 'y'], after: ['x', 'y', 'new'] };
-  test.each<[string, string[] | null | undefined, UndoAction]>([
-    ['still what the run wrote', ['x', 'y', 'new'], 'restore'],
-    ['what the run wrote, other order', ['new', 'y', 'x'], 'restore'],
-    ['what the run wrote, untrimmed and duplicated', [' new', 'x', 'y', 'x'], 'restore'],
-    ['back to before (an earlier undo)', ['x', 'y'], 'already_restored'],
-    ['before, other order', ['y', 'x'], 'already_restored'],
+describe('undo decides through the guarded write (pure): W = earliest before, E = what the run wrote', () => {
+  const op = { kind: 'guarded' as const, expect: ['x', 'y', 'new'], write: ['x', 'y'] };
+  test.each<[string, string[] | null, string]>([
+    ['still what the run wrote', ['x', 'y', 'new'], 'update'],
+    ['what the run wrote, other order', ['new', 'y', 'x'], 'update'],
+    ['what the run wrote, untrimmed and duplicated', [' new', 'x', 'y', 'x'], 'update'],
+    ['back to before (an earlier undo)', ['x', 'y'], 'unchanged'],
+    ['before, other order', ['y', 'x'], 'unchanged'],
     ['edited since: a tag added', ['x', 'y', 'new', 'extra'], 'conflict'],
     ['edited since: a tag removed', ['x', 'new'], 'conflict'],
     ['edited since: cleared', [], 'conflict'],
-    ['gone from the library', undefined, 'missing'],
-    ['no tags field', null, 'missing'],
   ])('%s', (_name, current, expected) => {
-    expect(decideUndo(item, current)).toBe(expected);
+    expect(decideGuarded('a', op, current).action).toBe(expected);
   });
 
-  test('a run that cleared an image: empty after, restore when still empty', () => {
-    const cleared = { id: 'c', before: ['p'], after: [] };
-    expect(decideUndo(cleared, [])).toBe('restore');
-    expect(decideUndo(cleared, ['p'])).toBe('already_restored');
-    expect(decideUndo(cleared, ['q'])).toBe('conflict');
+  test('a run that cleared an image: empty E, restore when still empty', () => {
+    const cleared = { kind: 'guarded' as const, expect: [], write: ['p'] };
+    expect(decideGuarded('c', cleared, []).action).toBe('update');
+    expect(decideGuarded('c', cleared, ['p']).action).toBe('unchanged');
+    expect(decideGuarded('c', cleared, ['q']).action).toBe('conflict');
   });
 });
 
-describe('undoItemsFromJournal', () => {
-  const e = (id: string, outcome: JournalEntry['outcome'], before: string[] | null, after: string[] | null): JournalEntry => ({
+describe('the journal folded for undo (earliest before, last write, pending and failed-after-write included)', () => {
+  const e = (id: string, outcome: JournalEntry['outcome'], before: string[] | null, after: string[] | null, extra: Partial<JournalEntry> = {}): JournalEntry => ({
     id,
     outcome,
     before,
     after,
     attempts: 1,
     at: '2026-11-28T00:00:00Z',
+    ...extra,
   });
-  test('latest updated entries with a before; skipped never hides an update; --no-read items counted apart', () => {
-    const { items, noBefore } = undoItemsFromJournal([
+  test('which items undo considers, with which before and which expected state', () => {
+    const items = foldJournal([
+      e('a', 'pending', ['x'], ['x', 'y']),
       e('a', 'updated', ['x'], ['x', 'y']),
-      e('b', 'failed', ['x'], ['y']),
-      e('b', 'updated', ['x'], ['y']), // a resume that succeeded
-      e('a', 'skipped', null, null), // a later resume skipping it
+      e('b', 'pending', ['x'], ['y']),
+      e('b', 'failed', ['x'], ['y'], { reason: 'retries_exhausted' }), // the reply was lost: it may have landed
+      e('b', 'unchanged', ['y'], ['y']), // a resume found it applied: its first before must survive
       e('c', 'unchanged', ['x'], ['x']),
-      e('d', 'updated', null, ['z']), // --no-read
-      e('f', 'updated', ['x'], ['w']),
-      e('f', 'failed', ['w'], ['v']), // latest state failed: not changed by the run's last word
+      e('d', 'pending', null, ['z']), // --no-read
+      e('d', 'updated', null, ['z']),
+      e('f', 'pending', ['x'], ['w']), // killed after the pending line
+      e('g', 'failed', null, null, { reason: 'not_found', attempts: 0 }),
     ]);
-    expect(items).toEqual([
-      { id: 'a', before: ['x'], after: ['x', 'y'] },
-      { id: 'b', before: ['x'], after: ['y'] },
+    const undo = [...items.values()].filter((i) => i.mayHaveChanged).map((i) => ({ id: i.id, before: i.earliestBefore, wrote: i.written }));
+    expect(undo).toEqual([
+      { id: 'a', before: ['x'], wrote: ['x', 'y'] },
+      { id: 'b', before: ['x'], wrote: ['y'] },
+      { id: 'd', before: null, wrote: ['z'] },
+      { id: 'f', before: ['x'], wrote: ['w'] },
     ]);
-    expect(noBefore).toBe(1);
+    expect(items.get('c')!.mayHaveChanged).toBe(false);
+    expect(items.get('g')!.mayHaveChanged).toBe(false);
   });
 });
 
@@ -104,11 +110,26 @@ describe('retag undo (built CLI against the simulator)', () => {
     expect(sim.stats().appliedById[edited]).toBeUndefined(); // read, compared, never written
 
     // Its own run directory: summary, journal, undo, and the conflict as a (forcible) rule.
-    const summary = readJson<{ command: string; exitCode: number; conflicts: number; counts: { updated: number } }>(path.join(undoDir, 'summary.json'));
-    expect(summary).toMatchObject({ command: 'undo', exitCode: 1, conflicts: 1 });
+    const summary = readJson<{ command: string; exitCode: number; counts: { updated: number; conflict: number } }>(path.join(undoDir, 'summary.json'));
+    expect(summary).toMatchObject({ command: 'undo', exitCode: 1 });
+    expect(summary.counts.conflict).toBe(1);
     expect(summary.counts.updated).toBe(changed.length - 1);
-    const conflicts = readNdjson<{ id: string; set: string[]; _current: string[] }>(path.join(undoDir, 'conflicts.ndjson'));
-    expect(conflicts).toEqual([expect.objectContaining({ id: edited, set: original[edited]!.tags, _current: ['edited-by-someone-else'] })]);
+    // The conflict is the intended change as a delta (design.md §5), so running it keeps the edit.
+    const conflicts = readNdjson<Record<string, unknown>>(path.join(undoDir, 'conflicts.ndjson'));
+    const wrote = migrated[edited]!.tags;
+    const restore = original[edited]!.tags;
+    const add = restore.filter((t) => !wrote.includes(t));
+    const remove = wrote.filter((t) => !restore.includes(t));
+    expect(conflicts).toEqual([
+      {
+        id: edited,
+        ...(add.length > 0 ? { add } : {}),
+        ...(remove.length > 0 ? { remove } : {}),
+        _expected: wrote,
+        _current: ['edited-by-someone-else'],
+        _wanted: restore,
+      },
+    ]);
     expect(readNdjson(path.join(undoDir, 'undo.ndjson'))).toHaveLength(changed.length - 1);
     expect(existsSync(path.join(undoDir, 'journal.ndjson'))).toBe(true);
 

@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
+import type { StopSignal } from '../errors.js';
+import { registerSecret } from '../secrets.js';
 import type { ManifestFormat } from '../manifest/index.js';
-import { assertSafeBaseUrl, ReimageClient, type ResponseInfo } from '../reimage/client.js';
+import { assertSafeBaseUrl, type ReimageClient } from '../reimage/client.js';
 import { loadApiKey } from '../reimage/credentials.js';
 import { createLogger } from '../report/logger.js';
-import { RequestExecutor, type ExecutorEvents } from '../runner/executor.js';
-import { RateLimiter } from '../runner/rate-limiter.js';
-import { AutoRate } from '../runner/auto-rate.js';
+import type { ExecutorEvents, RequestExecutor } from '../runner/executor.js';
+import type { RateLimiter } from '../runner/rate-limiter.js';
+import type { AutoRate } from '../runner/auto-rate.js';
+import { createRequestStack } from '../runner/request-stack.js';
+export { poolConnections } from '../runner/request-stack.js';
 import type { RetryOptions } from '../runner/retry-policy.js';
 import type { RateSetting } from './options.js';
 
@@ -14,8 +18,8 @@ export interface CommandIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
-  /** Register a callback for the first SIGINT/SIGTERM; returns an unregister function. */
-  onInterrupt(callback: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
+  /** Register a callback for the first SIGHUP/SIGINT/SIGTERM; returns an unregister function. */
+  onInterrupt(callback: (signal: StopSignal) => void): () => void;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.reimage.dev';
@@ -58,37 +62,28 @@ export async function openApiSession(
   const baseUrl = options.baseUrl ?? io.env.REIMAGE_BASE_URL ?? DEFAULT_BASE_URL;
   assertSafeBaseUrl(baseUrl);
   const apiKey = await loadApiKey({ apiKeyFile: options.apiKeyFile, env: io.env });
+  registerSecret(apiKey);
   const { logger, flush } = createLogger({
     level: options.logLevel,
     logFile: options.logFile,
     redact: [apiKey],
     runId: extra.runId,
   });
-  const autoRate = options.rate === 'auto' ? new AutoRate() : undefined;
-  const limiter = new RateLimiter(autoRate ? autoRate.rate : (options.rate as number));
-  const client = new ReimageClient({
+  const { client, limiter, executor, autoRate } = createRequestStack({
     baseUrl,
     apiKey,
-    concurrency: poolConnections(options.concurrency),
+    concurrency: options.concurrency,
+    rate: options.rate,
+    retry: options.retry,
     timeoutMs: options.timeoutMs,
-    // Only --rate auto reads the pacing headers; a fixed rate pays nothing for them.
-    ...(autoRate ? { onResponse: (info: ResponseInfo) => autoRate.onResponse(limiter, info) } : {}),
+    events: {
+      ...extra.events,
+      onRetry(kind, error, attempt, delayMs) {
+        logger.debug({ kind, attempt, delayMs, err: error }, 'retrying');
+        extra.events?.onRetry?.(kind, error, attempt, delayMs);
+      },
+    },
   });
-  const events: ExecutorEvents = {
-    onSuccess(kind) {
-      autoRate?.onSuccess(limiter);
-      extra.events?.onSuccess?.(kind);
-    },
-    onRetry(kind, error, attempt, delayMs) {
-      logger.debug({ kind, attempt, delayMs, err: error }, 'retrying');
-      extra.events?.onRetry?.(kind, error, attempt, delayMs);
-    },
-    on429(error) {
-      autoRate?.on429(limiter, error);
-      extra.events?.on429?.(error);
-    },
-  };
-  const executor = new RequestExecutor(limiter, options.retry, options.concurrency, events);
   return {
     apiKey,
     logger,
@@ -105,17 +100,6 @@ export async function openApiSession(
   };
 }
 
-/**
- * Keep-alive connections for `concurrency` requests in flight. The executor's queue is what
- * bounds requests in flight; the pool gets a few spare connections because undici frees a
- * connection a tick after its response completes: with exactly `concurrency` connections the
- * request started in that tick waits in the pool for it (measured: ~3 % of throughput at 32 in
- * flight, 20 ms latency). The spares are idle unless that happens.
- */
-export function poolConnections(concurrency: number): number {
-  return concurrency + Math.ceil(concurrency / 4);
-}
-
 /** The summary fields every command that sends requests reports the same way. */
 export function requestSummary(session: ApiSession, startedAt: Date, endedAt: Date = new Date()) {
   return {
@@ -123,9 +107,13 @@ export function requestSummary(session: ApiSession, startedAt: Date, endedAt: Da
     startedAt: startedAt.toISOString(),
     endedAt: endedAt.toISOString(),
     durationMs: endedAt.getTime() - startedAt.getTime(),
-    rate: session.autoRate
-      ? { mode: 'auto' as const, final: Math.round(session.autoRate.rate * 10) / 10 }
-      : { mode: 'fixed' as const, final: session.limiter.rate },
+    rate: {
+      ...(session.autoRate
+        ? { mode: 'auto' as const, final: Math.round(session.autoRate.rate * 10) / 10 }
+        : { mode: 'fixed' as const, final: session.limiter.rate }),
+      // What the run reached, requests over its whole duration (scans included).
+      achieved: endedAt > startedAt ? Math.round((session.executor.counters.total / ((endedAt.getTime() - startedAt.getTime()) / 1000)) * 10) / 10 : 0,
+    },
   };
 }
 
@@ -144,7 +132,7 @@ export function onInterruptDrain(
   io: CommandIO,
   session: ApiSession,
   timeoutMs: number,
-  onSignal: (signal: 'SIGINT' | 'SIGTERM') => void,
+  onSignal: (signal: StopSignal) => void,
 ): () => void {
   let timer: NodeJS.Timeout | undefined;
   const unregister = io.onInterrupt((signal) => {

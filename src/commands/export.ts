@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { ExitCode, ExitError } from '../errors.js';
+import { ExitCode, ExitError, signalExitCode, type StopSignal } from '../errors.js';
 import { normalizeTags } from '../plan/normalize.js';
 import { writeNdjson } from '../report/run-dir.js';
 import { RunAbort } from '../runner/abort.js';
@@ -31,7 +31,7 @@ export function exportLine(id: string, tags: readonly string[]): ExportLine {
 export async function exportCommand(options: ExportCommandOptions, io: CommandIO): Promise<number> {
   const session = await openApiSession(options, io, { runId: randomUUID() });
   const { logger, executor, client } = session;
-  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  let interrupted: StopSignal | undefined;
   const unregister = io.onInterrupt((signal) => {
     interrupted = signal;
     logger.warn({ signal }, `${signal}: stopping the export`);
@@ -67,7 +67,7 @@ export async function exportCommand(options: ExportCommandOptions, io: CommandIO
   } catch (error) {
     if (interrupted) {
       io.stderr.write(`retag export: interrupted by ${interrupted} after ${images} images; ${options.out !== undefined ? 'no file written' : 'output incomplete'}\n`);
-      return interrupted === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
+      return signalExitCode(interrupted);
     }
     if (error instanceof RunAbort) throw new ExitError(ExitCode.aborted, `export failed: ${error.message}`);
     throw error;

@@ -29,6 +29,7 @@ export const JobOptionsSchema = z
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     logFile: z.string(),
     verify: z.boolean(),
+    maxChanges: z.number().int().min(0),
   })
   .partial()
   .strict();

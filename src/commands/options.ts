@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { FailureBudget } from '../runner/run.js';
+import type { FailureBudget } from '../runner/engine.js';
 
 /**
  * Option checks shared by the commands (style.md §3): each names the option, what it expects

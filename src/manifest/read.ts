@@ -1,4 +1,4 @@
-import { Composer } from '../plan/compose.js';
+import { RuleSet } from '../plan/rule-set.js';
 import type { Target } from '../plan/types.js';
 import type { ManifestProblem, Rule } from './types.js';
 import { detectFormat, resolveManifestOptions, type ManifestOptions } from './options.js';
@@ -37,6 +37,9 @@ export async function* readRules(
 
 export interface LoadedManifest {
   file: string;
+  /** Every valid rule, compiled for composition in file order. */
+  rules: RuleSet;
+  /** Id rules composed per id, in first-seen order (empty when the manifest has library-wide rules). */
   targets: Target[];
   ruleCount: number;
   problems: ManifestProblem[];
@@ -47,18 +50,20 @@ export interface LoadedManifest {
  * An empty manifest has one problem, "manifest is empty".
  */
 export async function loadManifest(file: string, opts: ManifestOptions = {}): Promise<LoadedManifest> {
-  const composer = new Composer();
+  const rules = new RuleSet();
   const problems: ManifestProblem[] = [];
   let ruleCount = 0;
   for await (const item of readRules(file, opts)) {
     if ('rule' in item) {
-      composer.add(item.rule);
+      rules.add(item.rule);
       ruleCount++;
     } else {
       problems.push(item.problem);
     }
   }
-  return { file, targets: composer.targets(), ruleCount, problems };
+  const targets: Target[] = [];
+  if (!rules.libraryWide) for (const id of rules.ids()) targets.push({ id, op: rules.idOp(id)! });
+  return { file, rules, targets, ruleCount, problems };
 }
 
 export interface ValidationReport {

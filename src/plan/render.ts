@@ -3,6 +3,8 @@ import type { PlanSummary, TagCount } from './summary.js';
 export interface RenderPlanOptions {
   /** Most frequent tags shown per list (default 10). */
   topTags?: number;
+  /** Library-wide rules with the images each selected, in file order. */
+  rules?: ReadonlyArray<{ rule: string; matched: number }>;
 }
 
 /** A tag as shown in a list: bare when unambiguous, JSON-quoted otherwise. */
@@ -41,13 +43,21 @@ export function renderPlan(summary: PlanSummary, options: RenderPlanOptions = {}
 
   lines.push(
     `${count(summary.changing, 'image changes', 'images change')}, ${actions.unchanged} unchanged, ` +
-      `${actions.not_found} not found (${count(summary.total, 'image', 'images')} in the manifest)`,
+      `${actions.not_found} not found${actions.conflict > 0 ? `, ${actions.conflict} in conflict` : ''} (${count(summary.total, 'image', 'images')} considered)`,
   );
   if (summary.unread > 0) {
     lines.push(
       `${count(summary.unread, 'image is', 'images are')} set without reading current tags (--no-read): ` +
         'their per-tag changes are not counted',
     );
+  }
+
+  if (options.rules && options.rules.length > 0) {
+    const width = Math.max(...options.rules.map((r) => r.rule.length));
+    lines.push('', 'Library-wide rules (images selected):');
+    for (const r of options.rules) {
+      lines.push(`  ${r.rule.padEnd(width)}  ${String(r.matched).padStart(6)}${r.matched === 0 ? '  ← matched no image' : ''}`);
+    }
   }
 
   const added = tagTable('Tags added (images)', '+', summary.added, top);

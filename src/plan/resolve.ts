@@ -1,25 +1,8 @@
+import { applyOp } from './compose.js';
 import { normalizeTags, sameTags } from './normalize.js';
-import type { ComposedOp, PlanEntry, Target } from './types.js';
+import type { Decision, GuardedOp, PlanEntry, Target } from './types.js';
 
-/** Apply a composed operation to the current tags. Pure. Existing tags keep their order. */
-export function applyOp(before: readonly string[], op: ComposedOp): string[] {
-  if (op.kind === 'set') return [...op.tags];
-  const removing = new Set(op.remove);
-  const present = new Set<string>();
-  const kept: string[] = [];
-  for (const t of before) {
-    if (removing.has(t) || present.has(t)) continue;
-    kept.push(t);
-    present.add(t);
-  }
-  for (const t of op.add) {
-    if (!present.has(t)) {
-      kept.push(t);
-      present.add(t);
-    }
-  }
-  return kept;
-}
+export { applyOp };
 
 /**
  * Resolve one target against its image's current tags.
@@ -42,4 +25,29 @@ export function resolveTarget(target: Target, before: readonly string[] | null |
     after,
     action: sameTags(normalizedBefore, after) ? 'unchanged' : 'update',
   };
+}
+
+/**
+ * Apply and undo are one mechanism (design.md §7): write W, but only where the image still
+ * holds E. current = W → unchanged (already there); current = E → write W; else → conflict.
+ * Lists compare as sets of normalised tags. `current` null: not read (the write goes blind).
+ */
+export function decideGuarded(id: string, op: GuardedOp, current: readonly string[] | null): Decision {
+  const write = [...op.write];
+  if (current === null) return { id, before: null, after: write, action: 'update', op };
+  const now = normalizeTags(current);
+  const action = sameTags(now, normalizeTags(op.write))
+    ? 'unchanged'
+    : op.expect === null || sameTags(now, normalizeTags(op.expect))
+      ? 'update'
+      : 'conflict';
+  return { id, before: [...current], after: write, action, op };
+}
+
+/** The intended change of a guarded write as a delta rule on top of whatever the image holds (conflicts.ndjson). */
+export function guardedDelta(op: GuardedOp): { add: string[]; remove: string[] } {
+  const expect = new Set(normalizeTags(op.expect ?? []));
+  const write = normalizeTags(op.write);
+  const writing = new Set(write);
+  return { add: write.filter((t) => !expect.has(t)), remove: [...expect].filter((t) => !writing.has(t)) };
 }

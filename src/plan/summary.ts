@@ -55,7 +55,7 @@ function sortedCounts(counts: Map<string, number>): TagCount[] {
 export class PlanStats {
   private readonly maxSamples: number;
   private total = 0;
-  private readonly actions: Record<PlanAction, number> = { update: 0, unchanged: 0, not_found: 0 };
+  private readonly actions: Record<PlanAction, number> = { update: 0, unchanged: 0, not_found: 0, conflict: 0 };
   private unread = 0;
   private readonly added = new Map<string, number>();
   private readonly removed = new Map<string, number>();

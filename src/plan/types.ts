@@ -1,18 +1,35 @@
 /**
- * Domain types shared by the manifest readers, the pure planner, the runner and the reports.
- * Tag lists are always normalised (trimmed, no empties, no duplicates, order kept).
+ * Types of the pure planner: composed operations, decisions, plan entries.
+ * Tag lists in operations are always normalised (NFC, trimmed, no empties, no duplicates, order kept).
  */
 import type { Rule, SourceLocation, ManifestProblem } from '../manifest/types.js';
 export type { Rule, SourceLocation, ManifestProblem };
 
 /**
- * The composed effect of all of an id's rules, in one of two normal forms:
+ * The composed effect of the rules that apply to one image, in a normal form:
  * - `set`: the final list is exactly `tags` (clear is `set` with `[]`);
- * - `merge`: keep the current tags minus `remove`, then append `add`. `add` and `remove` are disjoint.
+ * - `merge`: rename the current tags (`rename`, all pairs at once, positions kept), then drop
+ *   `remove` and append `add`. `add` and `remove` are disjoint.
+ * - `seq`: steps that do not fold into one merge (an add/remove followed by a rename that
+ *   touches the same tags); applied in order.
  */
 export type ComposedOp =
   | { kind: 'set'; tags: string[] }
-  | { kind: 'merge'; add: string[]; remove: string[] };
+  | { kind: 'merge'; add: string[]; remove: string[]; rename?: Record<string, string> }
+  | { kind: 'seq'; steps: Array<Exclude<ComposedOp, { kind: 'seq' }>> };
+
+/**
+ * A guarded write (apply, undo): write `write`, but only where the image still holds `expect`
+ * (null: no guard, the plan was made without reading).
+ */
+export interface GuardedOp {
+  kind: 'guarded';
+  expect: string[] | null;
+  write: string[];
+}
+
+/** What an item does, as the journal records it (resume compares it). */
+export type ItemOp = ComposedOp | GuardedOp;
 
 /** An id with its composed operation, in first-seen file order. */
 export interface Target {
@@ -20,15 +37,21 @@ export interface Target {
   op: ComposedOp;
 }
 
-export type PlanAction = 'update' | 'unchanged' | 'not_found';
+export type PlanAction = 'update' | 'unchanged' | 'not_found' | 'conflict';
 
 /** The result of resolving one target against the image's current tags. */
 export interface PlanEntry {
   id: string;
-  /** Current tags; null when not read (`--no-read`) or not found. */
+  /** Current tags exactly as read; null when not read (`--no-read`) or not found. */
   before: string[] | null;
   /** Tags after the change; null for not_found. */
   after: string[] | null;
   action: PlanAction;
 }
 
+/** A decided item: its plan entry, the operation that decided it, and (guarded writes) what was expected. */
+export interface Decision extends PlanEntry {
+  op: ItemOp;
+  /** Library-wide rules (by index in file order) that selected the image. */
+  matched?: number[];
+}

@@ -4,9 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileErrorReason, UsageError } from '../errors.js';
+import { REDACTED, scrubSecrets } from '../secrets.js';
 
 export const API_KEY_ENV = 'REIMAGE_API_KEY';
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
 
 const HOW =
   `pass --api-key-file <path> (a file holding only the key) or set the ${API_KEY_ENV} environment variable`;
@@ -52,19 +53,7 @@ export async function loadApiKey(options: LoadApiKeyOptions = {}): Promise<strin
   return fromEnv;
 }
 
-/**
- * Replace every occurrence of `key` (and its URL-encoded and JSON-escaped forms) in `text` with
- * [REDACTED]. The JSON-escaped form matters for a key holding `"` or `\`: a server echoing it in a
- * JSON error body sends it escaped, and the body is parsed (unescaped) after this runs.
- * A missing or empty key leaves the text as it is.
- */
+/** Replace every occurrence of `key` (raw, JSON-escaped, URL-encoded) in `text` with [REDACTED]. */
 export function redactKey(text: string, key: string | undefined): string {
-  if (!key) return text;
-  let out = text;
-  const escaped = JSON.stringify(key).slice(1, -1);
-  if (escaped !== key) out = out.split(escaped).join(REDACTED);
-  out = out.split(key).join(REDACTED);
-  const encoded = encodeURIComponent(key);
-  if (encoded !== key) out = out.split(encoded).join(REDACTED);
-  return out;
+  return scrubSecrets(text, [key]);
 }

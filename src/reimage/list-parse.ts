@@ -10,6 +10,8 @@ export interface ListRecord {
   id: string;
   /** Current tags; null when the record carries no `tags` field (the runner then stops). */
   tags: string[] | null;
+  /** The listing gave the tags as one comma-joined string: a tag holding a comma cannot be read back. */
+  tagsFromString?: true;
 }
 
 export interface ListMeta {
@@ -127,7 +129,8 @@ function readRecord(item: unknown, index: number, body: unknown): ListRecord {
   if (typeof rawId === 'string' && rawId !== '') id = rawId;
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = String(rawId);
   if (id === undefined) throw new ListShapeError(`record ${index} has no object_id or id`, body);
-  return { id, tags: readTags(item, index, body) };
+  const tags = readTags(item, index, body);
+  return typeof item.tags === 'string' ? { id, tags, tagsFromString: true } : { id, tags };
 }
 
 /** Parse one page of `GET /get/`. Throws ListShapeError for anything unrecognised. */

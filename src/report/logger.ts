@@ -2,11 +2,10 @@ import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { writeAboveLiveLine } from './terminal.js';
+import { createScrubber, REDACTED, scrubSecrets } from '../secrets.js';
 
-/** What a secret is replaced with, in logs and reports. */
-export const REDACTED = '[REDACTED]';
+export { createScrubber, REDACTED, scrubSecrets };
 
-/** Key paths pino itself censors, whatever their value (design.md §5: the key is redacted everywhere). */
 export const REDACT_PATHS = [
   'apiKey',
   '*.apiKey',
@@ -36,33 +35,6 @@ export interface CreatedLogger {
   logger: Logger;
   /** Wait until every line written so far has reached its destination. */
   flush(): Promise<void>;
-}
-
-/**
- * A function replacing every occurrence of each secret with `[REDACTED]`: the raw string and its
- * JSON-escaped form (a key with a quote or backslash is escaped inside a JSON line).
- * Empty secrets are ignored; longer secrets are replaced first so a secret containing another
- * one is censored whole.
- */
-export function createScrubber(secrets: readonly string[]): (text: string) => string {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (typeof secret !== 'string' || secret === '') continue;
-    forms.add(secret);
-    forms.add(JSON.stringify(secret).slice(1, -1));
-  }
-  const ordered = [...forms].sort((a, b) => b.length - a.length);
-  if (ordered.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const form of ordered) if (out.includes(form)) out = out.split(form).join(REDACTED);
-    return out;
-  };
-}
-
-/** Replace every occurrence of each secret in `text` (for error messages, crash output, reports). */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  return createScrubber(secrets)(text);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { setLiveLine } from './terminal.js';
-import type { Outcome } from '../runner/types.js';
+/** The outcomes the bar counts (a conflict is shown with the failures). */
+type Outcome = 'updated' | 'unchanged' | 'failed' | 'skipped';
 
 /** The one logger method progress needs (a pino Logger fits). */
 export interface ProgressLogger {

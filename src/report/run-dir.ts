@@ -1,34 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileErrorReason, UsageError } from '../errors.js';
-import { opToRule } from '../plan/compose.js';
-import type { ManifestProblem, PlanEntry, Rule, SourceLocation, Target } from '../plan/types.js';
-import type { FailureReason, JournalEntry, Outcome } from '../runner/types.js';
-import { createScrubber } from './logger.js';
+import { opToRules } from '../plan/compose.js';
+import { guardedDelta } from '../plan/resolve.js';
+import type { GuardedOp, ItemOp, ManifestProblem, PlanEntry, Rule, SourceLocation } from '../plan/types.js';
+import type { FailureReason, JournalEntry } from '../runner/types.js';
+import { createScrubber } from '../secrets.js';
 
 // ---------------------------------------------------------------------------------------------
 // Files of a run directory (design.md §5)
 
 export const SUMMARY_FILE = 'summary.json';
-export const JOURNAL_FILE = 'journal.ndjson';
 export const FAILURES_FILE = 'failures.ndjson';
 export const UNDO_FILE = 'undo.ndjson';
 export const PLAN_FILE = 'plan.ndjson';
 export const REJECTS_FILE = 'rejects.ndjson';
 export const DRIFT_FILE = 'drift.ndjson';
+export const CONFLICTS_FILE = 'conflicts.ndjson';
 
-export const RUN_FILES = {
-  summary: SUMMARY_FILE,
-  journal: JOURNAL_FILE,
-  failures: FAILURES_FILE,
-  undo: UNDO_FILE,
-  plan: PLAN_FILE,
-  rejects: REJECTS_FILE,
-  drift: DRIFT_FILE,
-} as const;
+/** Run directories and their files hold customers' tags: owner only (design.md §5). */
+export const RUN_DIR_MODE = 0o700;
+export const RUN_FILE_MODE = 0o600;
 
 /** Parent of the default run directories. */
 export const DEFAULT_RUNS_ROOT = 'retag-runs';
@@ -70,7 +64,9 @@ export async function ensureFreshRunDir(dir: string): Promise<string> {
 /** mkdir -p, with a message a user can act on (exit 2) when the path cannot be a directory. */
 async function makeRunDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: RUN_DIR_MODE });
+    // mkdir's mode is filtered by the umask, and an existing empty directory keeps its own.
+    await chmod(dir, RUN_DIR_MODE);
   } catch (err) {
     throw new UsageError(`cannot create the run directory ${dir}: ${fileErrorReason(err)}`, { cause: err });
   }
@@ -101,170 +97,19 @@ export async function createRunDir(out?: string, now: Date = new Date()): Promis
 }
 
 // ---------------------------------------------------------------------------------------------
-// The journal: one line per finished item, written as it finishes
-
-/** One journal line, keys in a stable, readable order. */
-function journalLine(e: JournalEntry): string {
-  const ordered: Record<string, unknown> = { id: e.id, outcome: e.outcome };
-  if (e.reason !== undefined) ordered.reason = e.reason;
-  ordered.before = e.before;
-  ordered.after = e.after;
-  ordered.attempts = e.attempts;
-  if (e.status !== undefined) ordered.status = e.status;
-  if (e.error !== undefined) ordered.error = e.error;
-  ordered.at = e.at;
-  return `${JSON.stringify(ordered)}\n`;
-}
-
-function writeAllSync(fd: number, text: string): void {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-}
-
-export interface JournalWriterOptions {
-  /** Continue an existing journal (--resume); otherwise the journal must not exist yet. */
-  append: boolean;
-  /** Secrets to censor from every line (error messages). */
-  redact?: string[];
-}
-
-/**
- * Appends one line per finished item with a synchronous write on an O_APPEND fd: once `write`
- * returns, the line is in the kernel, so a `kill -9` loses only items still in flight.
- */
-export class JournalWriter {
-  private fd: number | undefined;
-
-  private constructor(
-    fd: number,
-    readonly path: string,
-    private readonly scrub: (s: string) => string,
-  ) {
-    this.fd = fd;
-  }
-
-  static async open(dir: string, options: JournalWriterOptions): Promise<JournalWriter> {
-    const path = join(dir, JOURNAL_FILE);
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (options.append ? 0 : constants.O_EXCL);
-    let fd: number;
-    try {
-      fd = openSync(path, flags, 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new UsageError(`${path} already exists; continue that run with --resume ${dir}`, { cause: err });
-      }
-      throw err;
-    }
-    // A run killed mid-write leaves a torn last line; start on a fresh line so the first new
-    // entry is not glued to it (readJournal then skips only the torn fragment).
-    if (options.append && !endsWithNewline(path, fd)) writeAllSync(fd, '\n');
-    return new JournalWriter(fd, path, createScrubber(options.redact ?? []));
-  }
-
-  write(entry: JournalEntry): void {
-    if (this.fd === undefined) throw new Error('JournalWriter: write after close');
-    writeAllSync(this.fd, this.scrub(journalLine(entry)));
-  }
-
-  async close(): Promise<void> {
-    const fd = this.fd;
-    if (fd === undefined) return;
-    this.fd = undefined;
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
-function endsWithNewline(path: string, appendFd: number): boolean {
-  const size = fstatSync(appendFd).size;
-  if (size === 0) return true;
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(1);
-    readSync(fd, buf, 0, 1, size - 1);
-    return buf[0] === 0x0a;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['updated', 'unchanged', 'failed', 'skipped']);
-
-function isJournalEntry(v: unknown): v is JournalEntry {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const e = v as Record<string, unknown>;
-  return typeof e.id === 'string' && typeof e.outcome === 'string' && OUTCOMES.has(e.outcome);
-}
-
-/**
- * Read a run's journal. Lines that do not parse (the torn last line of a killed run, or such a
- * fragment left mid-file by a resume) are skipped and counted in `tornLines`. A missing journal
- * (the run died before any item finished) reads as empty.
- */
-export async function readJournal(dir: string): Promise<{ entries: JournalEntry[]; tornLines: number }> {
-  const entries: JournalEntry[] = [];
-  let tornLines = 0;
-  const path = join(dir, JOURNAL_FILE);
-  try {
-    await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries, tornLines };
-    throw err;
-  }
-  const input = createReadStream(path, { encoding: 'utf8' });
-  try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        tornLines++;
-        continue;
-      }
-      if (isJournalEntry(parsed)) entries.push(parsed);
-      else tornLines++;
-    }
-  } finally {
-    input.destroy();
-  }
-  return { entries, tornLines };
-}
-
-/**
- * id → the entry that decides the item's state: its last entry, except that a `skipped` entry
- * (written by a resume for an item already done) never hides the earlier `updated`/`unchanged`
- * entry it skipped, so undo and a second resume still see what the first run did.
- */
-export function latestById(entries: Iterable<JournalEntry>): Map<string, JournalEntry> {
-  const latest = new Map<string, JournalEntry>();
-  for (const e of entries) {
-    const prev = latest.get(e.id);
-    if (e.outcome === 'skipped' && prev !== undefined && prev.outcome !== 'skipped') continue;
-    latest.set(e.id, e);
-  }
-  return latest;
-}
-
-/** Resume: an item is done (skipped on resume) when its latest outcome is updated or unchanged. */
-export function isDone(entry: JournalEntry | undefined): boolean {
-  return entry?.outcome === 'updated' || entry?.outcome === 'unchanged';
-}
-
-// ---------------------------------------------------------------------------------------------
 // Summary
 
 export interface RunCounts {
   updated: number;
   unchanged: number;
   failed: number;
+  conflict: number;
   skipped: number;
   total: number;
+}
+
+export function emptyCounts(): RunCounts {
+  return { updated: 0, unchanged: 0, failed: 0, conflict: 0, skipped: 0, total: 0 };
 }
 
 export interface RunSummary {
@@ -279,7 +124,8 @@ export interface RunSummary {
   exitCode: number;
   aborted?: string;
   runDir: string;
-  rate?: { mode: 'fixed' | 'auto'; final: number };
+  /** The rate asked for and the rate achieved (requests / duration). */
+  rate?: { mode: 'fixed' | 'auto'; final: number; achieved?: number };
   /** Items not finished when the run was aborted or interrupted (resumable). */
   unfinished?: number;
   /** On a resumed run, the counts over every invocation of it (`counts` is this invocation's). */
@@ -290,20 +136,40 @@ export interface RunSummary {
   verify?: { checked: number; drifted: number; incomplete?: string };
   /** `--skip-invalid`: manifest problems left out of the run (see rejects.ndjson). */
   rejected?: number;
+  /** Passes over the listing (1 + confirming passes) and the GET requests they cost. */
+  scan?: { passes: number; listRequests: number };
+  /** Library-wide rules: images read, and images each rule selected. */
+  scanned?: number;
+  rules?: Array<{ rule: string; matched: number }>;
+  /** Resume: items done before whose operation changed since, done again. */
+  redone?: number;
+  /** undo: the run undone; items it could not undo (written without a read). */
+  undoOf?: string;
+  notUndoable?: number;
+  /** apply: the plan applied. */
+  plan?: string;
 }
 
-/**
- * Counts per outcome over the items' latest entries (see latestById), and failed items per
- * reason (`not_found`, `forbidden`, `http`, `retries_exhausted`, `network`, `aborted`).
- */
-export function summarizeJournal(latest: Map<string, JournalEntry>): {
-  counts: RunCounts;
-  failuresByReason: Record<string, number>;
-} {
-  const counts: RunCounts = { updated: 0, unchanged: 0, failed: 0, skipped: 0, total: 0 };
+/** The state of an item as the reports need it (folded from the journal by runner/journal.ts). */
+export interface ReportItem {
+  id: string;
+  /** The latest outcome line, if any. */
+  outcome?: JournalEntry;
+  state: string;
+  earliestBefore: string[] | null | undefined;
+  written?: string[];
+  mayHaveChanged: boolean;
+}
+
+/** Counts per latest outcome over the whole run, and failed items per reason. */
+export function summarizeItems(items: Iterable<ReportItem>): { counts: RunCounts; failuresByReason: Record<string, number> } {
+  const counts = emptyCounts();
   const byReason: Record<string, number> = {};
-  for (const e of latest.values()) {
-    counts[e.outcome]++;
+  for (const item of items) {
+    const e = item.outcome;
+    if (!e || item.state === 'pending') continue;
+    const outcome = e.outcome as keyof RunCounts;
+    if (outcome in counts && outcome !== 'total') counts[outcome]++;
     counts.total++;
     if (e.outcome === 'failed') {
       const key = e.reason ?? 'unknown';
@@ -319,7 +185,7 @@ export async function writeSummary(dir: string, summary: RunSummary, options: { 
 }
 
 // ---------------------------------------------------------------------------------------------
-// failures.ndjson, undo.ndjson, plan.ndjson, rejects.ndjson
+// failures.ndjson, undo.ndjson, conflicts.ndjson, plan.ndjson, rejects.ndjson
 
 const DEFAULT_ERRORS: Record<FailureReason, string> = {
   not_found: 'id not in the library',
@@ -342,70 +208,107 @@ export function describeFailure(entry: JournalEntry): string {
   return `${head} after ${entry.attempts} attempt${entry.attempts === 1 ? '' : 's'}`;
 }
 
-/** A failures.ndjson line: the item's composed operations as one valid rule, plus `_error`. */
-export function failureLine(target: Target, entry: JournalEntry): Rule & { _error: string } {
-  const { source: _source, ...rule } = opToRule(target.id, target.op);
-  return { ...rule, _error: describeFailure(entry) };
-}
-
-/** Pair each target whose latest entry failed with that entry, in target order. */
-export function failedItems(
-  targets: Iterable<Target>,
-  latest: Map<string, JournalEntry>,
-): Array<{ target: Target; entry: JournalEntry }> {
-  const items: Array<{ target: Target; entry: JournalEntry }> = [];
-  for (const target of targets) {
-    const entry = latest.get(target.id);
-    if (entry?.outcome === 'failed') items.push({ target, entry });
-  }
-  return items;
-}
-
-/** failures.ndjson: `retag run failures.ndjson` re-runs exactly these items. Written even when empty. */
-export async function writeFailures(
-  dir: string,
-  items: Iterable<{ target: Target; entry: JournalEntry }>,
-): Promise<number> {
-  let n = 0;
-  const lines = mapIter(items, ({ target, entry }) => {
-    n++;
-    return failureLine(target, entry);
-  });
-  await writeNdjson(join(dir, FAILURES_FILE), lines);
-  return n;
-}
-
 /**
- * undo.ndjson: `{"id","set":before}` for every item whose latest outcome is `updated` (`"set": []`
- * for an image that had no tags). Items updated without a read (`--no-read`) have no `before`
- * and cannot be undone: they are counted in `noBefore`.
+ * An item's operation as manifest rules: a composed operation as its rules; a guarded write
+ * (apply/undo) as a delta (`add` what it adds, `remove` what it takes away), so re-running it
+ * keeps whatever else the image holds now.
  */
-export async function writeUndo(
-  dir: string,
-  entries: Iterable<JournalEntry>,
-): Promise<{ written: number; noBefore: number }> {
-  const latest = latestById(entries);
-  let written = 0;
-  let noBefore = 0;
-  function* lines(): Generator<{ id: string; set: string[] }> {
-    for (const e of latest.values()) {
-      if (e.outcome !== 'updated') continue;
-      if (e.before === null) {
-        noBefore++;
-        continue;
-      }
-      written++;
-      yield { id: e.id, set: e.before };
-    }
+export function itemRules(id: string, op: ItemOp | undefined, fallbackSet: string[] | null): Array<Rule & { id: string }> {
+  // No operation recorded (journals of older versions): never a clear, which could wipe tags.
+  if (op === undefined) return [fallbackSet === null ? { id, add: [] } : fallbackSet.length === 0 ? { id, clear: true } : { id, set: fallbackSet }];
+  if (op.kind === 'guarded') {
+    const { add, remove } = guardedDelta(op);
+    const rule: Rule & { id: string } = { id };
+    if (add.length > 0) rule.add = add;
+    if (remove.length > 0) rule.remove = remove;
+    if (!rule.add && !rule.remove) rule.add = [];
+    return [rule];
   }
-  await writeNdjson(join(dir, UNDO_FILE), lines());
-  return { written, noBefore };
+  return opToRules(id, op);
 }
 
-/** plan.ndjson: `{id, before, after, action}` per target, streamed. */
+/** failures.ndjson lines for one failed item: valid rules plus `_error`. */
+export function failureLines(entry: JournalEntry): Array<Rule & { _error: string }> {
+  const error = describeFailure(entry);
+  return itemRules(entry.id, entry.op, entry.after).map((rule) => ({ ...rule, _error: error }));
+}
+
+/** conflicts.ndjson line: the intended change as a delta rule, with what was expected and found. */
+export function conflictLine(entry: JournalEntry): Record<string, unknown> {
+  const op: GuardedOp =
+    entry.op?.kind === 'guarded' ? entry.op : { kind: 'guarded', expect: entry.expect ?? null, write: entry.after ?? [] };
+  const [rule] = itemRules(entry.id, op, null);
+  return { ...rule, _expected: op.expect, _current: entry.before, _wanted: op.write };
+}
+
+export interface RunFileCounts {
+  failures: number;
+  undo: number;
+  noBefore: number;
+  conflicts: number;
+}
+
 /**
- * plan.ndjson, written as entries are resolved: a dry run of a million rules keeps none of them
- * in memory. Lines are buffered and written in 64 KiB chunks (a plan needs no per-line flush).
+ * failures.ndjson, undo.ndjson and conflicts.ndjson for the whole run (every invocation), from
+ * each item's state folded from the journal. Written even when empty.
+ * - failures: items whose latest outcome is `failed` (`retag run failures.ndjson` re-runs them);
+ * - undo: `{"id","set": earliest before}` for every item the run may have changed: updated,
+ *   pending, or failed after a write was sent; items written without a read have no before
+ *   (counted in `noBefore`);
+ * - conflicts: items whose latest outcome is `conflict`.
+ */
+export async function writeRunFiles(dir: string, items: Iterable<ReportItem>): Promise<RunFileCounts> {
+  const counts: RunFileCounts = { failures: 0, undo: 0, noBefore: 0, conflicts: 0 };
+  const list = [...items];
+  await writeNdjson(
+    join(dir, FAILURES_FILE),
+    (function* () {
+      for (const item of list) {
+        if (item.state !== 'failed' || !item.outcome) continue;
+        counts.failures++;
+        yield* failureLines(item.outcome);
+      }
+    })(),
+  );
+  await writeNdjson(
+    join(dir, UNDO_FILE),
+    (function* () {
+      for (const item of list) {
+        if (!item.mayHaveChanged) continue;
+        if (item.earliestBefore === null || item.earliestBefore === undefined) {
+          counts.noBefore++;
+          continue;
+        }
+        counts.undo++;
+        yield { id: item.id, set: item.earliestBefore };
+      }
+    })(),
+  );
+  await writeNdjson(
+    join(dir, CONFLICTS_FILE),
+    (function* () {
+      for (const item of list) {
+        if (item.state !== 'conflict' || !item.outcome) continue;
+        counts.conflicts++;
+        yield conflictLine(item.outcome);
+      }
+    })(),
+  );
+  return counts;
+}
+
+/** The first line of plan.ndjson: what the plan is of, so `apply` can check it. */
+export interface PlanHeader {
+  retag_plan: 1;
+  created: string;
+  manifest: string;
+  manifest_sha256: string | null;
+}
+
+/**
+ * plan.ndjson, written as entries are decided: a header line, then `{id, before, after, action}`
+ * per item. A dry run of a million rules keeps none of them in memory: lines are buffered and
+ * written in 64 KiB chunks (a plan needs no per-line flush).
  */
 export class PlanWriter {
   private buffer = '';
@@ -413,8 +316,12 @@ export class PlanWriter {
 
   private constructor(private fd: number | undefined) {}
 
-  static open(dir: string): PlanWriter {
-    return new PlanWriter(openSync(join(dir, PLAN_FILE), 'w', 0o644));
+  static open(dir: string, header: PlanHeader): PlanWriter {
+    const fd = openSync(join(dir, PLAN_FILE), 'w', RUN_FILE_MODE);
+    fchmodSync(fd, RUN_FILE_MODE); // an existing file keeps its mode otherwise
+    const writer = new PlanWriter(fd);
+    writer.buffer = `${JSON.stringify(header)}\n`;
+    return writer;
   }
 
   write(e: PlanEntry): void {
@@ -437,14 +344,10 @@ export class PlanWriter {
   }
 }
 
-export async function writePlan(dir: string, entries: Iterable<PlanEntry> | AsyncIterable<PlanEntry>): Promise<number> {
-  const writer = PlanWriter.open(dir);
-  try {
-    for await (const e of entries) writer.write(e);
-  } finally {
-    writer.close();
-  }
-  return writer.count;
+function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /** `manifest.csv:17`, `rules.json:$[3]`, or just the file. */
@@ -478,7 +381,7 @@ function tempPathFor(path: string): string {
 
 async function writeAtomically(path: string, body: (write: (chunk: string) => Promise<void>) => Promise<void>): Promise<void> {
   const tmp = tempPathFor(path);
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, 'w', RUN_FILE_MODE);
   let ok = false;
   try {
     await body(async (chunk) => {

@@ -1,5 +1,10 @@
+import type { ItemOp } from '../plan/types.js';
+
 /** Outcomes of items (design.md §5). A failed item is data, not an exception. */
-export type Outcome = 'updated' | 'unchanged' | 'failed' | 'skipped';
+export type Outcome = 'updated' | 'unchanged' | 'failed' | 'conflict' | 'skipped';
+
+/** A journal line's state: `pending` (written before the write is sent) or the item's outcome. */
+export type JournalState = Outcome | 'pending';
 
 /** Why an item failed. */
 export type FailureReason =
@@ -10,16 +15,23 @@ export type FailureReason =
   | 'network' // network error not retried (should be rare)
   | 'aborted'; // the run stopped before the item finished (401, budget, signal)
 
-/** One line of journal.ndjson: written when an item finishes. */
+/**
+ * One line of journal.ndjson. A `pending` line (id, before, after, op) is on its way to the OS
+ * before the write is sent; one outcome line follows when the item finishes.
+ */
 export interface JournalEntry {
   id: string;
-  outcome: Outcome;
+  outcome: JournalState;
   before: string[] | null;
   after: string[] | null;
+  /** Apply/undo: what the image was expected to hold (conflict lines). */
+  expect?: string[] | null;
+  /** The item's composed operation (resume compares it with what the manifest gives now). */
+  op?: ItemOp;
   attempts: number;
   status?: number;
   error?: string;
   reason?: FailureReason;
-  /** ISO time the item finished. */
+  /** ISO time of the line. */
   at: string;
 }

@@ -1,0 +1,299 @@
+/**
+ * The write-ahead journal of a run (design.md §5): a `pending` line before each write is sent,
+ * an outcome line when each item finishes. Reading it back drives resume, undo and the reports.
+ */
+import { closeSync, constants, createReadStream, fchmodSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { UsageError } from '../errors.js';
+import { createScrubber } from '../secrets.js';
+import type { ItemOp } from '../plan/types.js';
+import type { FailureReason, JournalEntry, JournalState } from './types.js';
+
+export const JOURNAL_FILE = 'journal.ndjson';
+
+/** Files of a run directory hold customers' tags: owner only. */
+export const RUN_FILE_MODE = 0o600;
+
+/** One journal line, keys in a stable, readable order. */
+export function journalLine(e: JournalEntry): string {
+  const ordered: Record<string, unknown> = { id: e.id, outcome: e.outcome };
+  if (e.reason !== undefined) ordered.reason = e.reason;
+  ordered.before = e.before;
+  ordered.after = e.after;
+  if (e.expect !== undefined) ordered.expect = e.expect;
+  if (e.op !== undefined) ordered.op = e.op;
+  ordered.attempts = e.attempts;
+  if (e.status !== undefined) ordered.status = e.status;
+  if (e.error !== undefined) ordered.error = e.error;
+  ordered.at = e.at;
+  return `${JSON.stringify(ordered)}\n`;
+}
+
+function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+export interface JournalWriterOptions {
+  /** Continue an existing journal (--resume); otherwise the journal must not exist yet. */
+  append: boolean;
+  /** Secrets to censor from every line (error messages). */
+  redact?: string[];
+  /** A deferred write of outcome lines failed (disk full): the run must stop. */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * Appends lines with synchronous writes on an O_APPEND fd. Lines are batched: `pending` lines
+ * wait in a buffer until `flush()`, which the engine calls right before it sends a write (so a
+ * write never leaves before its line, and the pending lines of a whole page go out in one
+ * write(2)); outcome lines are flushed at the latest on the next turn of the event loop. Once
+ * `flush` returns, the lines are in the kernel: a `kill -9` loses at most outcome lines of the
+ * last turn, never the record of a write sent.
+ */
+export class JournalWriter {
+  private fd: number | undefined;
+  private buffer = '';
+  private scheduled = false;
+  private failed: Error | undefined;
+
+  private constructor(
+    fd: number,
+    readonly path: string,
+    private readonly scrub: (s: string) => string,
+    private readonly onError: ((error: Error) => void) | undefined,
+  ) {
+    this.fd = fd;
+  }
+
+  static async open(dir: string, options: JournalWriterOptions): Promise<JournalWriter> {
+    const path = join(dir, JOURNAL_FILE);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | (options.append ? 0 : constants.O_EXCL);
+    let fd: number;
+    try {
+      fd = openSync(path, flags, RUN_FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new UsageError(`${path} already exists; continue that run with --resume ${dir}`, { cause: err });
+      }
+      throw err;
+    }
+    // A run killed mid-write leaves a torn last line; start on a fresh line so the first new
+    // entry is not glued to it (readJournal then skips only the torn fragment).
+    fchmodSync(fd, RUN_FILE_MODE); // a journal of an older version may be 0644
+    if (options.append && !endsWithNewline(path, fd)) writeAllSync(fd, '\n');
+    return new JournalWriter(fd, path, createScrubber(options.redact ?? []), options.onError);
+  }
+
+  /** Buffer a `pending` line; it reaches the OS at the next flush(), which precedes the write. */
+  pending(entry: JournalEntry): void {
+    this.append(entry);
+  }
+
+  /** Buffer an outcome line, flushed by the next turn of the event loop at the latest. */
+  record(entry: JournalEntry): void {
+    this.append(entry);
+    if (this.buffer.length >= 65_536) this.flushQuietly();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flushQuietly());
+    }
+  }
+
+  /** Write every buffered line to the OS now. Throws when it cannot (disk full): send nothing then. */
+  flush(): void {
+    if (this.failed) throw this.failed;
+    if (this.buffer === '' || this.fd === undefined) return;
+    const text = this.buffer;
+    this.buffer = '';
+    try {
+      writeAllSync(this.fd, text);
+    } catch (error) {
+      this.failed = error as Error;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const fd = this.fd;
+    if (fd === undefined) return;
+    try {
+      if (!this.failed) this.flushQuietly();
+    } finally {
+      this.fd = undefined;
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  private append(entry: JournalEntry): void {
+    if (this.fd === undefined) throw new Error('JournalWriter: write after close');
+    this.buffer += this.scrub(journalLine(entry));
+  }
+
+  private flushQuietly(): void {
+    this.scheduled = false;
+    try {
+      this.flush();
+    } catch (error) {
+      this.onError?.(error as Error);
+    }
+  }
+}
+
+function endsWithNewline(path: string, appendFd: number): boolean {
+  const size = fstatSync(appendFd).size;
+  if (size === 0) return true;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1);
+    readSync(fd, buf, 0, 1, size - 1);
+    return buf[0] === 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const STATES: ReadonlySet<string> = new Set<JournalState>(['pending', 'updated', 'unchanged', 'failed', 'conflict', 'skipped']);
+
+function isJournalEntry(v: unknown): v is JournalEntry {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.id === 'string' && typeof e.outcome === 'string' && STATES.has(e.outcome);
+}
+
+/**
+ * Stream a run's journal. Lines that do not parse (the torn last line of a killed run, or such a
+ * fragment left mid-file by a resume) are skipped and counted in `torn.lines`. A missing journal
+ * (the run died before any line) reads as empty.
+ */
+export async function* journalEntries(dir: string, torn: { lines: number } = { lines: 0 }): AsyncGenerator<JournalEntry> {
+  const path = join(dir, JOURNAL_FILE);
+  try {
+    await stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const input = createReadStream(path, { encoding: 'utf8' });
+  try {
+    const lines = createInterface({ input, crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        torn.lines++;
+        continue;
+      }
+      if (isJournalEntry(parsed)) yield parsed;
+      else torn.lines++;
+    }
+  } finally {
+    input.destroy();
+  }
+}
+
+/** The whole journal in memory (tests, small runs). */
+export async function readJournal(dir: string): Promise<{ entries: JournalEntry[]; tornLines: number }> {
+  const torn = { lines: 0 };
+  const entries: JournalEntry[] = [];
+  for await (const e of journalEntries(dir, torn)) entries.push(e);
+  return { entries, tornLines: torn.lines };
+}
+
+/** What the journal says of one item, folded over all its lines (every invocation of the run). */
+export interface ItemState {
+  id: string;
+  /** The latest line's state (`pending`: a write was sent, or about to be, and no outcome followed). */
+  state: JournalState;
+  /** The latest outcome line (undefined when the item only has pending lines). */
+  outcome?: JournalEntry;
+  /** The earliest `before` read for the id, exactly as read (null: written without a read). */
+  earliestBefore: string[] | null | undefined;
+  /** The last list a write was sent for (pending or updated). */
+  written?: string[];
+  /** A write was sent (or about to be) and may have landed: undo must consider the item. */
+  mayHaveChanged: boolean;
+}
+
+/** What the fold tracks of an item's writes: the last that may have landed, and one not yet resolved. */
+interface Writes {
+  landed?: string[];
+  landing?: string[] | null;
+}
+
+/** Compact per-item state from journal lines, in first-seen order. */
+export function foldJournal(entries: Iterable<JournalEntry>): Map<string, ItemState> {
+  const items = new Map<string, ItemState>();
+  const writes = new Map<string, Writes>();
+  for (const e of entries) foldEntry(items, writes, e);
+  return items;
+}
+
+export async function readJournalState(dir: string): Promise<{ items: Map<string, ItemState>; tornLines: number }> {
+  const torn = { lines: 0 };
+  const items = new Map<string, ItemState>();
+  const writes = new Map<string, Writes>();
+  for await (const e of journalEntries(dir, torn)) foldEntry(items, writes, e);
+  return { items, tornLines: torn.lines };
+}
+
+/** A failure that proves the write did not land: the server answered and refused it (4xx). */
+function refused(e: JournalEntry): boolean {
+  return e.reason === 'forbidden' || e.reason === 'not_found' || e.reason === 'http';
+}
+
+function foldEntry(items: Map<string, ItemState>, allWrites: Map<string, Writes>, e: JournalEntry): void {
+  let s = items.get(e.id);
+  if (!s) {
+    s = { id: e.id, state: e.outcome, earliestBefore: undefined, mayHaveChanged: false };
+    items.set(e.id, s);
+  }
+  let w = allWrites.get(e.id);
+  if (!w) {
+    w = {};
+    allWrites.set(e.id, w);
+  }
+  // A `skipped` line (older journals) never hides what the item's earlier lines say.
+  if (e.outcome === 'skipped') return;
+  s.state = e.outcome;
+  // The first before read stands. A null before says "not read": it counts only on a write
+  // line (--no-read: nothing to restore); on a not_found line it says nothing of the image.
+  if (s.earliestBefore === undefined && (e.before !== null || e.outcome === 'pending' || e.outcome === 'updated')) s.earliestBefore = e.before;
+  if (e.outcome === 'pending') {
+    // A write is on its way: until an outcome says otherwise, it may land.
+    w.landing = e.after;
+  } else {
+    s.outcome = e;
+    if (e.outcome === 'updated') w.landed = e.after ?? undefined;
+    // Refused by the server (4xx): that write did not land. Any other outcome after a pending
+    // line (a lost reply, a resume finding the write applied) leaves it possibly landed.
+    else if (w.landing !== undefined && !(e.outcome === 'failed' && refused(e))) w.landed = w.landing ?? undefined;
+    delete w.landing;
+  }
+  const written = w.landing !== undefined ? (w.landing ?? undefined) : w.landed;
+  if (written !== undefined) s.written = written;
+  else delete s.written;
+  s.mayHaveChanged = w.landing !== undefined || w.landed !== undefined;
+}
+
+/** Resume: the item is done when its latest line is updated or unchanged. */
+export function isDone(s: ItemState | undefined): s is ItemState & { outcome: JournalEntry } {
+  return s !== undefined && (s.state === 'updated' || s.state === 'unchanged') && s.outcome !== undefined;
+}
+
+/** A stable text of an operation, for comparing what the journal recorded with what the manifest gives now. */
+export function opKey(op: ItemOp | undefined): string {
+  return op === undefined ? '' : JSON.stringify(op);
+}
+
+export type { FailureReason };
