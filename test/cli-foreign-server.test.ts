@@ -159,7 +159,7 @@ test('run → exit 1, run directory complete and right; failures.ndjson re-runs 
   // (failures.ndjson is in finishing order, not manifest order: compare by id)
   const byIdOf = (rows: Array<Record<string, unknown>>) => Object.fromEntries(rows.map(({ _error, ...rule }) => [rule.id as string, rule]));
   expect(byIdOf(failures2)).toEqual(byIdOf(failures));
-  expect(readJson<Record<string, any>>(join(out2, 'summary.json')).counts).toEqual({ updated: 0, unchanged: 0, failed: 4, skipped: 0, total: 4 });
+  expect(readJson<Record<string, any>>(join(out2, 'summary.json')).counts).toEqual({ updated: 0, unchanged: 0, failed: 4, conflict: 0, skipped: 0, total: 4 });
   expect(srv.tags('d-01')).toEqual(['dave']);
 });
 
