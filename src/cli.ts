@@ -271,6 +271,14 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
           .option('rate-limit-headers', { type: 'boolean', default: false, describe: 'Send RateLimit-* and X-RateLimit-* headers' })
           .option('list-shape', { type: 'string', default: 'object', choices: ['object', 'array', 'images', 'items-nometa'] as const, describe: 'Response shape of GET /get/' })
           .option('max-page-size', { type: 'number', default: 100, describe: 'Cap on page_size (silently)' })
+          .option('list-order', {
+            type: 'string',
+            default: 'id',
+            choices: ['id', 'modified-asc', 'modified-desc'] as const,
+            describe: 'Order of GET /get/: id (stable), modified-asc (every update moves the image to the end), modified-desc (to the front)',
+          })
+          .option('page-overlap', { type: 'number', default: 0, describe: 'Pages after the first start N records early (consecutive pages share N; total stays true)' })
+          .option('past-end', { type: 'string', default: 'empty', choices: ['empty', '404'] as const, describe: 'Answer to a page after the last: an empty page, or 404' })
           .option('error-rate', { type: 'number', default: 0, describe: 'Share of requests answered 500 (not applied)' })
           .option('fault-after-apply-rate', { type: 'number', default: 0, describe: 'Share of updates applied, then answered 500' })
           .option('drop-rate', { type: 'number', default: 0, describe: 'Share of connections dropped without an answer' })
@@ -291,6 +299,9 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
           rateLimitHeaders: Boolean(argv.rateLimitHeaders),
           listShape: argv.listShape as 'object',
           maxPageSize: positiveInt('max-page-size', argv.maxPageSize),
+          listOrder: argv.listOrder as 'id',
+          pageOverlap: positiveInt('page-overlap', argv.pageOverlap, { min: 0 }),
+          pastEnd: argv.pastEnd as 'empty',
           error5xxRate: probability('error-rate', argv.errorRate),
           faultAfterApplyRate: probability('fault-after-apply-rate', argv.faultAfterApplyRate),
           dropRate: probability('drop-rate', argv.dropRate),
