@@ -139,20 +139,23 @@ export function lineAt(text: string, offset: number): number {
 }
 
 export interface DuplicateKey {
-  /** JSON path of the object holding the key, e.g. `$` or `$[3]`. */
+  /** JSON path of the object holding the key, e.g. `$`, `$[3]` or `$[3].rename`. */
   path: string;
   key: string;
+  /** For a key of a nested object checked because of its name (`rename`, `where`): that name. */
+  within?: string;
 }
 
 type Frame =
-  | { kind: 'object'; keys: Set<string> | undefined; key: string; expectingKey: boolean }
+  | { kind: 'object'; keys: Set<string> | undefined; key: string; expectingKey: boolean; within: string | undefined }
   | { kind: 'array'; index: number };
 
 /**
- * Duplicate keys in objects nested at most `maxDepth` deep (1 = the top-level value).
- * `text` must already be valid JSON (call after JSON.parse succeeded).
+ * Duplicate keys in objects nested at most `maxDepth` deep (1 = the top-level value), and in the
+ * objects one level deeper that are the value of a key named in `nested` (a rule's `rename` and
+ * `where`). `text` must already be valid JSON (call after JSON.parse succeeded).
  */
-export function findDuplicateKeys(text: string, maxDepth: number): DuplicateKey[] {
+export function findDuplicateKeys(text: string, maxDepth: number, nested?: ReadonlySet<string>): DuplicateKey[] {
   const found: DuplicateKey[] = [];
   const stack: Frame[] = [];
   const n = text.length;
@@ -175,13 +178,21 @@ export function findDuplicateKeys(text: string, maxDepth: number): DuplicateKey[
         top.expectingKey = false;
         top.key = key;
         if (top.keys) {
-          if (top.keys.has(key)) found.push({ path: pathOf(stack), key });
-          else top.keys.add(key);
+          if (top.keys.has(key)) {
+            found.push(top.within === undefined ? { path: pathOf(stack), key } : { path: pathOf(stack), key, within: top.within });
+          } else top.keys.add(key);
         }
       }
       i = j;
     } else if (c === 123 /* { */) {
-      stack.push({ kind: 'object', keys: stack.length < maxDepth ? new Set() : undefined, key: '', expectingKey: true });
+      const parent = stack[stack.length - 1];
+      if (stack.length < maxDepth) {
+        stack.push({ kind: 'object', keys: new Set(), key: '', expectingKey: true, within: undefined });
+      } else if (stack.length === maxDepth && parent?.kind === 'object' && parent.keys && nested?.has(parent.key)) {
+        stack.push({ kind: 'object', keys: new Set(), key: '', expectingKey: true, within: parent.key });
+      } else {
+        stack.push({ kind: 'object', keys: undefined, key: '', expectingKey: true, within: undefined });
+      }
     } else if (c === 91 /* [ */) {
       stack.push({ kind: 'array', index: 0 });
     } else if (c === 125 /* } */ || c === 93 /* ] */) {
