@@ -34,7 +34,7 @@ export const EMPTY_TO =
   'to is empty: a rename map never deletes a tag; retire a tag with a remove rule or retag strip';
 
 export const NO_READ_RENAME_MAP =
-  'a rename map is made of library-wide rules, which select images by their current tags, which --no-read does not read; drop --no-read';
+  'a rename map is made of library-wide rules, and those select images by their current tags, which --no-read does not read; drop --no-read';
 
 /** How the columns of a CSV manifest map to rules. */
 interface Layout {
@@ -348,8 +348,11 @@ function readHeader(
   if (layout.id < 0) {
     // Most likely no header at all: one clear problem, not one per "unknown column".
     const shown = cells.slice(0, 5).map((c) => JSON.stringify(c)).join(', ');
+    // With --delimiter, a header that another delimiter would make sense of says so.
+    const other = detectDelimiter(cells.join(ctx.delimiter));
+    const hint = other !== ctx.delimiter ? ` (it has one when split on ${delimiterName(other)}s: check --delimiter)` : '';
     const message =
-      `the header has no "id" column (first row: ${shown}${cells.length > 5 ? ', …' : ''}); ` +
+      `the header has no "id" column (first row: ${shown}${cells.length > 5 ? ', …' : ''})${hint}; ` +
       'the first row must be a header naming the columns, e.g. id,tags or id,set,add,remove (or from,to for a rename map)';
     return { layout, problems: [{ source, message }], fatal: true };
   }

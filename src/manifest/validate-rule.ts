@@ -324,7 +324,7 @@ function checkRename(value: unknown, ctx: Context): Record<string, string> | und
     const path = keyPath('rename', rawOld);
     const from = normalizeTag(rawOld);
     if (from === '') {
-      report(ctx, path, 'rename: the tag to rename is empty');
+      report(ctx, path, 'the tag to rename is empty');
       continue;
     }
     const fromProblem = tagProblem(from, ctx.opts);
