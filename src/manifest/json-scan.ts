@@ -3,9 +3,23 @@
  * silently resolves to the last one (`{"add": ["a"], "add": ["b"]}` would otherwise lose "a").
  */
 
+// Shown escaped in messages and paths: invisible, or able to move a terminal's cursor or reorder its text.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+function escapeChar(char: string): string {
+  const cp = char.codePointAt(0)!;
+  const unit = (u: number): string => `\\u${u.toString(16).padStart(4, '0')}`;
+  return cp > 0xffff ? unit(char.charCodeAt(0)) + unit(char.charCodeAt(1)) : unit(cp);
+}
+
+/** JSON.stringify, with invisible characters (format characters, C1 controls…) as \uXXXX too. */
+export function visibleJson(value: string): string {
+  return JSON.stringify(value).replace(INVISIBLE, escapeChar);
+}
+
 /** Render a key as a path segment: `.add` for plain names, `["img 1"]` otherwise. */
 export function keySegment(key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${visibleJson(key)}]`;
 }
 
 /**
@@ -17,6 +31,8 @@ export function describeJsonError(error: unknown, text: string): { message: stri
   const raw = error instanceof Error ? error.message : String(error);
   const reason = raw
     .replace(/ in JSON at position \d+.*$/s, '')
+    // "Unexpected non-whitespace character after JSON at position 35": the line says where.
+    .replace(/ at position \d+.*$/s, '')
     // Node 22+ appends "(line N column M)"; V8 may quote a snippet of the input: we give the line.
     .replace(/ \(line \d+ column \d+\)$/, '')
     .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
@@ -218,5 +234,5 @@ function pathOf(stack: Frame[]): string {
 
 // Top-level map keys are image ids: always bracketed (`$["img-1"]`), as in the readers' paths.
 function depthKey(key: string, depth: number): string {
-  return depth === 0 ? `[${JSON.stringify(key)}]` : keySegment(key);
+  return depth === 0 ? `[${visibleJson(key)}]` : keySegment(key);
 }

@@ -301,7 +301,7 @@ function readHeader(
     if (!KNOWN_COLUMNS.includes(name)) {
       problems.push({
         source,
-        message: `unknown column ${JSON.stringify(cells[index]!.trim())}${suggestKey(name, KNOWN_COLUMNS)}; columns starting with "_" are annotations`,
+        message: `unknown column ${quote(cells[index]!.trim())}${suggestKey(name, KNOWN_COLUMNS)}; columns starting with "_" are annotations`,
       });
       return;
     }

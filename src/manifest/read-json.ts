@@ -3,7 +3,7 @@
  * object without (or with the same) id. Parsed whole; problems are located by JSON path.
  */
 import type { ManifestProblem, SourceLocation } from './types.js';
-import { describeJsonError, findDuplicateKeys } from './json-scan.js';
+import { describeJsonError, findDuplicateKeys, visibleJson } from './json-scan.js';
 import type { ResolvedManifestOptions } from './options.js';
 import { readManifestText, type ManifestItem } from './source.js';
 import { RULE_KEYS, checkRuleObject, describeValue, quote } from './validate-rule.js';
@@ -48,7 +48,7 @@ function* readJsonText(file: string, text: string, opts: ResolvedManifestOptions
     [loc.path, `${loc.path}.rename`, `${loc.path}.where`].flatMap((path) =>
       (duplicates.get(path) ?? []).map((key) => ({
         source: { ...loc, path },
-        message: `duplicate key ${JSON.stringify(key)}: JSON keeps only the last one`,
+        message: `duplicate key ${visibleJson(key)}: JSON keeps only the last one`,
         raw,
       })),
     );
@@ -86,7 +86,7 @@ function* readJsonText(file: string, text: string, opts: ResolvedManifestOptions
 
   const duplicateIds = new Set(duplicates.get('$'));
   for (const [id, value] of Object.entries(data)) {
-    const path = `$[${JSON.stringify(id)}]`;
+    const path = `$[${visibleJson(id)}]`;
     const loc = { file, path };
     if (duplicateIds.has(id)) {
       // Only the last entry survived JSON.parse: run none of them.

@@ -5,7 +5,7 @@
  * own; the other lines are still read and validated.
  */
 import { decodeManifest } from './decode.js';
-import { describeJsonError, findDuplicateKeys } from './json-scan.js';
+import { describeJsonError, findDuplicateKeys, visibleJson } from './json-scan.js';
 import type { ResolvedManifestOptions } from './options.js';
 import { openManifestInput, type ManifestItem } from './source.js';
 import { checkRuleObject } from './validate-rule.js';
@@ -84,7 +84,7 @@ function checkLine(
   const items: ManifestItem[] = duplicates.map(({ key, within }) => ({
     problem: {
       source: within === undefined ? source : { ...source, path: within },
-      message: `duplicate key ${JSON.stringify(key)}: JSON keeps only the last one`,
+      message: `duplicate key ${visibleJson(key)}: JSON keeps only the last one`,
       raw: value,
     },
   }));

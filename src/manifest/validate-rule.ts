@@ -4,6 +4,7 @@
  * exact key or tag, and NDJSON runs this a million times.
  */
 import { normalizeTag } from '../plan/normalize.js';
+import { keySegment, visibleJson } from './json-scan.js';
 import type { ManifestProblem, Rule, SourceLocation, Where } from './types.js';
 import { resolveManifestOptions, type ManifestOptions, type ResolvedManifestOptions } from './options.js';
 
@@ -26,23 +27,15 @@ const FORMAT = /\p{Cf}/u;
 const WHITESPACE = /\s/u;
 const ID_FORBIDDEN = /[/?#%]/;
 const REPLACEMENT_CHAR = '\uFFFD';
-// Shown escaped in messages: invisible, or able to move a terminal's cursor.
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** `U+200B`: a code point as people write it. */
 export function codePoint(char: string): string {
   return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-function escapeChar(char: string): string {
-  const cp = char.codePointAt(0)!;
-  const unit = (u: number): string => `\\u${u.toString(16).padStart(4, '0')}`;
-  return cp > 0xffff ? unit(char.charCodeAt(0)) + unit(char.charCodeAt(1)) : unit(cp);
-}
-
 /** A value quoted for a message, cut short when long; invisible characters are shown as \uXXXX. */
 export function quote(value: string, max = 60): string {
-  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value).replace(INVISIBLE, escapeChar);
+  return visibleJson(value.length > max ? `${value.slice(0, max)}…` : value);
 }
 
 /**
@@ -174,9 +167,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `.key` for plain names, `["a b"]` otherwise: a segment of a problem's path. */
+/** `rename.key` for plain names, `rename["a b"]` otherwise: a problem's path. */
 function keyPath(parent: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+  return parent + keySegment(key);
 }
 
 interface Context {
@@ -264,7 +257,7 @@ function checkWhere(value: unknown, ctx: Context): Where | undefined {
     report(
       ctx,
       'where',
-      `unknown where key ${JSON.stringify(key)}${suggestKey(key, WHERE_KEYS)}; where takes ${WHERE_KEYS.join(', ')}`,
+      `unknown where key ${quote(key)}${suggestKey(key, WHERE_KEYS)}; where takes ${WHERE_KEYS.join(', ')}`,
     );
   }
   if (value.tag !== undefined) {
@@ -365,7 +358,7 @@ function unknownKeyMessage(key: string): string {
   const hint = (WHERE_KEYS as readonly string[]).includes(key)
     ? ` (did you mean "where": {${JSON.stringify(key)}: …}?)`
     : suggestKey(key, SUGGESTED_KEYS);
-  return `unknown key ${JSON.stringify(key)}${hint}; keys starting with "_" are annotations`;
+  return `unknown key ${quote(key)}${hint}; keys starting with "_" are annotations`;
 }
 
 /** Under --no-read, any library-wide rule. */
