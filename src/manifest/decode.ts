@@ -182,7 +182,7 @@ function toBuffer(chunk: Uint8Array | string): Buffer {
  * holding them.
  */
 export async function* decodeManifest(
-  input: AsyncIterable<Uint8Array | string>,
+  input: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   codec: TextCodec,
   opts: DecodeOptions = {},
 ): AsyncGenerator<DecodedItem> {
