@@ -12,6 +12,7 @@ import { ExitCode, ExitError, signalExitCode, UsageError, type StopSignal } from
 import { DEFAULT_RETRY_OPTIONS } from './runner/retry-policy.js';
 import { registeredSecrets, registerSecret, scrubSecrets } from './secrets.js';
 import type { ManifestFormat } from './manifest/index.js';
+import { parseDelimiter } from './manifest/options.js';
 
 type Command = (io: CommandIO) => Promise<number>;
 
@@ -61,7 +62,9 @@ function inputOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS, opts: { read?: 
   let out = y
     .option('format', { group: G.input, type: 'string', choices: ['csv', 'json', 'ndjson'] as const, describe: 'Manifest format (default: from the extension; required for -)' })
     .option('tag-separator', { group: G.input, type: 'string', default: d.tagSeparator, describe: 'Separator of tags inside a CSV cell' })
-    .option('max-tag-length', { group: G.input, type: 'number', default: d.maxTagLength, describe: 'Longest tag accepted' });
+    .option('max-tag-length', { group: G.input, type: 'number', default: d.maxTagLength, describe: 'Longest tag accepted' })
+    .option('delimiter', { group: G.input, type: 'string', describe: 'CSV delimiter (default: "," or detected from the header: ";" or tab; .tsv is tab)' })
+    .option('encoding', { group: G.input, type: 'string', describe: 'Text encoding of the manifest (WHATWG label, e.g. windows-1252; default utf-8)' });
   if (opts.read !== false) {
     out = out.option('read', { group: G.input, type: 'boolean', default: d.read, describe: 'Read current tags first; --no-read sends set/clear rules blind (no skip, no undo)' });
   }
@@ -150,6 +153,8 @@ function manifestFromArgv(argv: Parsed) {
     ...(argv.format !== undefined ? { format: argv.format as ManifestFormat } : {}),
     tagSeparator: separator,
     maxTagLength: positiveInt('max-tag-length', argv.maxTagLength, { max: 100_000 }),
+    ...(argv.delimiter !== undefined ? { delimiter: parseDelimiter(argv.delimiter) } : {}),
+    ...(argv.encoding !== undefined ? { encoding: String(argv.encoding) } : {}),
   };
 }
 
@@ -372,6 +377,14 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
           .option('rate-limit-headers', { type: 'boolean', default: false, describe: 'Send RateLimit-* and X-RateLimit-* headers' })
           .option('list-shape', { type: 'string', default: 'object', choices: ['object', 'array', 'images', 'items-nometa'] as const, describe: 'Response shape of GET /get/' })
           .option('max-page-size', { type: 'number', default: 100, describe: 'Cap on page_size (silently)' })
+          .option('list-order', {
+            type: 'string',
+            default: 'id',
+            choices: ['id', 'modified-asc', 'modified-desc'] as const,
+            describe: 'Order of GET /get/: id (stable), modified-asc (every update moves the image to the end), modified-desc (to the front)',
+          })
+          .option('page-overlap', { type: 'number', default: 0, describe: 'Pages after the first start N records early (consecutive pages share N; total stays true)' })
+          .option('past-end', { type: 'string', default: 'empty', choices: ['empty', '404'] as const, describe: 'Answer to a page after the last: an empty page, or 404' })
           .option('error-rate', { type: 'number', default: 0, describe: 'Share of requests answered 500 (not applied)' })
           .option('fault-after-apply-rate', { type: 'number', default: 0, describe: 'Share of updates applied, then answered 500' })
           .option('drop-rate', { type: 'number', default: 0, describe: 'Share of connections dropped without an answer' })
@@ -392,6 +405,9 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
           rateLimitHeaders: Boolean(argv.rateLimitHeaders),
           listShape: argv.listShape as 'object',
           maxPageSize: positiveInt('max-page-size', argv.maxPageSize),
+          listOrder: argv.listOrder as 'id',
+          pageOverlap: positiveInt('page-overlap', argv.pageOverlap, { min: 0 }),
+          pastEnd: argv.pastEnd as 'empty',
           error5xxRate: probability('error-rate', argv.errorRate),
           faultAfterApplyRate: probability('fault-after-apply-rate', argv.faultAfterApplyRate),
           dropRate: probability('drop-rate', argv.dropRate),

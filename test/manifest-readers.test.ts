@@ -217,7 +217,7 @@ describe('CSV reader: problems', () => {
       "2: the set cell holds no tags (only separators and spaces); a blank cell never clears an image's tags: to clear them use op=clear in a tags column",
     ]],
     ['a bad tag in a list column names the column', 'id,add\nimg-1,"ok|x\ty"\n', [
-      '2: add cell: tag "x\\ty" contains a control character',
+      '2: add cell: tag "x\\ty" contains U+0009 (a control character)',
     ]],
     ['tag longer than --max-tag-length', 'id,tags\nimg-1,abcdef|abc\n', [
       '2: tag "abcdef" is longer than 5 characters (6); see --max-tag-length',
@@ -231,15 +231,15 @@ describe('CSV reader: problems', () => {
     ], { requireSetOnly: true }],
     ['several problems in one row are all reported', 'id,tags\nimg/1,"a|b\u0002|c\u0001"\n', [
       '2: id "img/1" contains "/" (not allowed: / ? # %)',
-      '2: tag "b\\u0002" contains a control character',
-      '2: tag "c\\u0001" contains a control character',
+      '2: tag "b\\u0002" contains U+0002 (a control character)',
+      '2: tag "c\\u0001" contains U+0001 (a control character)',
     ]],
     ['an unquoted comma makes extra cells', 'id,tags\nimg-1,red,green\nimg-2,blue,\n', [
       '2: the row has 3 cells but the header has 2 (a cell holding a comma must be quoted; tags are separated by "|")',
     ]],
     ['id with whitespace is not trimmed into a valid id', 'id,tags\n img-1,a\n', ['2: id " img-1" contains whitespace']],
     ['no header', 'img-1,a\n', [
-      '1: the header has no "id" column (first row: "img-1", "a"); the first row must be a header naming the columns, e.g. id,tags or id,set,add,remove',
+      '1: the header has no "id" column (first row: "img-1", "a"); the first row must be a header naming the columns, e.g. id,tags or id,set,add,remove (or from,to for a rename map)',
     ]],
     ['no operation column', 'id\nimg-1\n', [
       '1: the header has no operation column: give "tags" (with an optional "op") or any of "set", "add", "remove"',
@@ -270,7 +270,7 @@ describe('CSV reader: problems', () => {
       '2: malformed CSV: a closing quote is followed by more text in the same cell (write a quote inside a quoted cell as ""); the rest of the file was not read',
     ]],
     ['invalid UTF-8', Buffer.from([...Buffer.from('id,tags\nimg-1,caf'), 0xe9, 0x0a]).toString('latin1'), [
-      '2: tag "caf\uFFFD" contains U+FFFD (a replacement character): is the file UTF-8?',
+      '2: the text is not valid UTF-8: is the file UTF-8? If it is in another encoding, pass --encoding (e.g. --encoding windows-1252)',
     ]],
     // Rest parameters: a 4th named parameter would make Jest wait for a `done` callback.
   ])('%s', async (...[name, text, expected, opts]) => {
@@ -366,7 +366,7 @@ describe('JSON reader', () => {
     ]],
     ['"tags" suggests set', '[{"id":"img-1","tags":["x"]}]', [
       '$[0]: unknown key "tags" (did you mean "set"?); keys starting with "_" are annotations',
-      '$[0]: rule has no operation: give at least one of clear, set, add, remove',
+      '$[0]: rule has no operation: give at least one of clear, set, rename, add, remove',
     ]],
     ['a number id', '[{"id":7,"add":["x"]}]', ['$[0]: id must be a string, got a number (7)']],
     ['an empty id', '[{"id":"","add":["x"]}]', ['$[0]: id is empty']],

@@ -76,9 +76,9 @@ describe('validateRuleObject', () => {
     ]],
     ['misspelt remove', { id: 'a', remvoe: ['x'] }, [
       'm.ndjson:7: unknown key "remvoe" (did you mean "remove"?); keys starting with "_" are annotations',
-      'm.ndjson:7: rule has no operation: give at least one of clear, set, add, remove',
+      'm.ndjson:7: rule has no operation: give at least one of clear, set, rename, add, remove',
     ]],
-    ['no operation', { id: 'a' }, ['m.ndjson:7: rule has no operation: give at least one of clear, set, add, remove']],
+    ['no operation', { id: 'a' }, ['m.ndjson:7: rule has no operation: give at least one of clear, set, rename, add, remove']],
     ['clear false', { id: 'a', clear: false }, [
       'm.ndjson:7: clear: clear must be true when present, got a boolean (false) (to keep the tags, leave clear out)',
     ]],
@@ -95,8 +95,8 @@ describe('validateRuleObject', () => {
     ['set of blanks', { id: 'a', set: ['', '  '] }, [
       'm.ndjson:7: set: set holds only empty tags; to clear every tag write "set": [] or "clear": true',
     ]],
-    ['control character', { id: 'a', add: ['x\u0000y'] }, ['m.ndjson:7: add[0]: tag "x\\u0000y" contains a control character']],
-    ['C1 control character', { id: 'a', add: ['x\u0085y'] }, ['m.ndjson:7: add[0]: tag "x\u0085y" contains a control character']],
+    ['control character', { id: 'a', add: ['x\u0000y'] }, ['m.ndjson:7: add[0]: tag "x\\u0000y" contains U+0000 (a control character)']],
+    ['C1 control character', { id: 'a', add: ['x\u0085y'] }, ['m.ndjson:7: add[0]: tag "x\\u0085y" contains U+0085 (a control character)']],
     ['too long', { id: 'a', set: ['x'.repeat(11)] }, [
       'm.ndjson:7: set[0]: tag "xxxxxxxxxxx" is longer than 10 characters (11); see --max-tag-length',
     ], { maxTagLength: 10 }],
@@ -136,9 +136,9 @@ describe('idProblem and tagProblem', () => {
     ['a#b', 'contains "#"'],
     ['a%2Fb', 'contains "%"'],
     ['a b', 'contains whitespace'],
-    ['a\tb', 'contains a control character'],
+    ['a\tb', 'contains U+0009 (a control character)'],
     ['a\u00a0b', 'contains whitespace'],
-    ['a\u007fb', 'contains a control character'],
+    ['a\u007fb', 'contains U+007F (a control character)'],
     ['..', 'is not a usable image id'],
     ['.', 'is not a usable image id'],
     ['...', undefined],
@@ -158,8 +158,8 @@ describe('idProblem and tagProblem', () => {
     ['😀😀', 2, undefined],
     ['😀😀😀', 2, 'is longer than 2 characters (3)'],
     ['a,b', 256, undefined], // never split on commas, and not rejected either (design §2)
-    ['a\nb', 256, 'contains a control character'],
-    ['a\u001bb', 256, 'contains a control character'],
+    ['a\nb', 256, 'contains U+000A (a control character)'],
+    ['a\u001bb', 256, 'contains U+001B (a control character)'],
   ])('tag %j (max %d)', (tag, maxTagLength, fragment) => {
     const problem = tagProblem(tag, { maxTagLength });
     if (fragment === undefined) expect(problem).toBeUndefined();
@@ -225,14 +225,18 @@ describe('formatProblem and assertNoProblems', () => {
   it('caps the message at 50 problems and counts the rest, including those not kept', () => {
     const many = Array.from({ length: 1000 }, (_, i) => problem(i + 2));
     expect(() => assertNoProblems('m.csv', many, 5000)).toThrow(/^m\.csv: 5000 problems in the manifest:\n/);
+    // Not a try/catch: a test whose assertions sit only in a catch passes when nothing throws.
+    let error: unknown;
     try {
       assertNoProblems('m.csv', many, 5000);
     } catch (e) {
-      const lines = (e as Error).message.split('\n');
-      expect(lines).toHaveLength(52);
-      expect(lines[50]).toBe('  m.csv:51: id is empty');
-      expect(lines[51]).toBe('  ... and 4950 more problems');
+      error = e;
     }
+    expect(error).toBeInstanceOf(UsageError);
+    const lines = (error as Error).message.split('\n');
+    expect(lines).toHaveLength(52);
+    expect(lines[50]).toBe('  m.csv:51: id is empty');
+    expect(lines[51]).toBe('  ... and 4950 more problems');
     expect(() => assertNoProblems('m.csv', [problem(2)])).toThrow(/^m\.csv: 1 problem in the manifest:\n {2}m\.csv:2: id is empty$/);
   });
 });
@@ -255,8 +259,11 @@ describe('loadManifest', () => {
     expect(rules.idCount).toBe(3);
     expect(loaded).toEqual({
       file,
+      name: file,
       ruleCount: 5,
+      libraryRules: [],
       problems: [],
+      warnings: [],
       targets: [
         { id: 'a', op: { kind: 'merge', add: ['y'], remove: ['x'] } },
         { id: 'b', op: { kind: 'set', tags: ['p', 'q'] } },
@@ -319,9 +326,11 @@ describe('validateManifest', () => {
     const file = await write('.ndjson', '');
     expect(await validateManifest(file)).toEqual({
       file,
+      name: file,
       ruleCount: 0,
       problemCount: 1,
       problems: [{ source: { file }, message: 'manifest is empty' }],
+      warnings: [],
     });
   });
 });

@@ -37,7 +37,7 @@ describe('parseListPage: where the records live', () => {
 });
 
 describe('parseListPage: records', () => {
-  test.each<[string, unknown, { id: string; tags: string[] | null }]>([
+  test.each<[string, unknown, { id: string; tags: string[] | null; tagsFromString?: true }]>([
     ['object_id + array', { object_id: 'a', tags: ['t1', 't2'] }, { id: 'a', tags: ['t1', 't2'] }],
     ['id instead of object_id', { id: 'a', tags: ['t'] }, { id: 'a', tags: ['t'] }],
     ['object_id preferred over id', { object_id: 'o', id: 'i', tags: [] }, { id: 'o', tags: [] }],

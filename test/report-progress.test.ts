@@ -1,7 +1,15 @@
 import { describe, expect, test } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
-import { createProgress, formatBar, formatDuration, type ProgressSnapshot } from '../src/report/progress.js';
+import {
+  createProgress,
+  createScanProgress,
+  formatBar,
+  formatDuration,
+  progressLogFields,
+  renderProgressLine,
+  type ProgressSnapshot,
+} from '../src/report/progress.js';
 
 function memoryLogger() {
   const chunks: string[] = [];
@@ -143,5 +151,190 @@ describe('log lines on the terminal of a live bar', () => {
     expect(out).toMatch(/\r\x1b\[2KERROR: img-1 failed\n\r\x1b\[2K\S*.*1\/2/);
     // Once stopped, the bar is finished with a newline and no longer redrawn.
     expect(out.endsWith('failed 0 | 429s 0\nafter the bar\n')).toBe(true);
+  });
+});
+
+/** What a terminal would show last: the text after the final erase-line. */
+function lastLine(out: string): string {
+  const parts = out.split('\r\x1b[2K');
+  return parts.at(-1)!.replace(/\n$/, '');
+}
+
+function fakeTerminal(columns: number) {
+  const stream = Object.assign(new PassThrough(), { isTTY: true, columns });
+  const written: string[] = [];
+  stream.on('data', (d: Buffer) => written.push(d.toString()));
+  return { stream, out: () => written.join('') };
+}
+
+describe('the live line fits the terminal', () => {
+  // A 40,000-image run well under way, with every field at its widest.
+  const big: ProgressSnapshot = {
+    done: 12_345,
+    total: 40_000,
+    updated: 12_000,
+    unchanged: 222,
+    failed: 123,
+    skipped: 0,
+    status429: 4567,
+    rate: 24.9,
+    etaSeconds: 3720,
+    elapsedSeconds: 500,
+    phase: 'work',
+    scan: { pages: 180, images: 18_000, matched: 12_400, rate: 36 },
+  };
+  const scanning: ProgressSnapshot = {
+    ...big,
+    done: 0,
+    updated: 0,
+    unchanged: 0,
+    failed: 0,
+    rate: 0,
+    etaSeconds: null,
+    phase: 'scan',
+    scan: { pages: 400, images: 40_000, matched: 39_999, rate: 2483.3 },
+  };
+
+  test.each([40, 80, 160])('work at %i columns: at most width - 1, done/total kept', (width) => {
+    const line = renderProgressLine(big, width);
+    expect(line.length).toBeLessThanOrEqual(width - 1);
+    expect(line).toContain('12345/40000');
+    expect(line).not.toContain('\n');
+  });
+
+  test('work degrades: the bar shrinks, then ETA, rate and 429s go, failures stay longest', () => {
+    expect(renderProgressLine(big, 160)).toBe(
+      '[=========---------------------] 12345/40000 | 24.9/s | ETA 1h 02m | failed 123 | 429s 4567 | read 18000',
+    );
+    const at80 = renderProgressLine(big, 80);
+    expect(at80).toMatch(/^\[=+-*\] 12345\/40000 \| 24\.9\/s \| ETA 1h 02m \| failed 123 \| 429s 4567$/);
+    expect(at80.length).toBe(79); // the bar took what was left
+    expect(renderProgressLine(big, 40)).toBe('12345/40000 | failed 123 | 429s 4567');
+    expect(renderProgressLine(big, 30)).toBe('12345/40000 | failed 123');
+    expect(renderProgressLine(big, 21)).toBe('12345/40000 fail 123');
+    expect(renderProgressLine(big, 12)).toBe('12345/40000');
+    expect(renderProgressLine(big, 6)).toBe('30%'); // too narrow for done/total: never a cut number
+    expect(renderProgressLine(big, 3)).toBe('30');
+    expect(renderProgressLine(big, 1)).toBe('');
+  });
+
+  test('every width from 1 to 200 fits, in both phases', () => {
+    for (const s of [big, scanning, { ...big, scan: undefined, total: null, etaSeconds: null }]) {
+      for (let width = 1; width <= 200; width++) {
+        expect(renderProgressLine(s, width).length).toBeLessThanOrEqual(Math.max(0, width - 1));
+      }
+    }
+  });
+
+  test('at wide terminals the work line is the classic bar line', () => {
+    const snap = { ...big, scan: undefined, done: 120, total: 500, failed: 2, status429: 1, rate: 9.8, etaSeconds: 39 };
+    expect(renderProgressLine(snap, 160)).toBe(formatBar(snap, 0.24, 30));
+  });
+
+  test.each([40, 80, 160])('scan at %i columns: at most width - 1, matched of total kept', (width) => {
+    const line = renderProgressLine(scanning, width);
+    expect(line.length).toBeLessThanOrEqual(width - 1);
+    expect(line).toContain('39999/40000');
+  });
+
+  test('scan degrades: rate, then 429s, then long labels, then pages go', () => {
+    expect(renderProgressLine(scanning, 160)).toBe(
+      'scanning: page 400 | 40000 images read | 39999/40000 matched | 2483 img/s | 429s 4567',
+    );
+    expect(renderProgressLine(scanning, 80)).toBe('scanning: page 400 | 40000 images read | 39999/40000 matched | 429s 4567');
+    expect(renderProgressLine(scanning, 40)).toBe('40000 read | 39999/40000 matched');
+    // export/tags: no matched, images read is what is left
+    const exporting: ProgressSnapshot = { ...scanning, total: null, scan: { ...scanning.scan!, matched: null } };
+    expect(renderProgressLine(exporting, 80)).toBe('scanning: page 400 | 40000 images read | 2483 img/s | 429s 4567');
+    expect(renderProgressLine(exporting, 40)).toBe('scanning: page 400 | 40000 images read');
+    expect(renderProgressLine(exporting, 20)).toBe('40000 read');
+  });
+});
+
+describe('progress on a narrow terminal', () => {
+  test('every line written fits columns - 1, and a resize is followed at once', () => {
+    const { stream, out } = fakeTerminal(40);
+    let t = 0;
+    const progress = createProgress({ total: 40_000, stream, now: () => t });
+    for (let i = 0; i < 12_345; i++) {
+      t += 40;
+      progress.tick(i % 100 === 0 ? 'failed' : 'updated');
+    }
+    for (let i = 0; i < 4567; i++) progress.note429();
+    stream.columns = 100;
+    stream.emit('resize');
+    const wide = lastLine(out());
+    expect(wide.length).toBeLessThanOrEqual(99);
+    expect(wide).toContain('ETA'); // room again for the ETA
+    stream.columns = 40;
+    stream.emit('resize');
+    expect(lastLine(out())).toBe('12345/40000 | failed 124 | 429s 4567');
+    progress.stop();
+    expect(out().endsWith('12345/40000 | failed 124 | 429s 4567\n')).toBe(true);
+    for (const line of out().split(/\r\x1b\[2K|\n/)) expect(line.length).toBeLessThanOrEqual(99);
+    expect(stream.listenerCount('resize')).toBe(0); // stop() let go of the stream
+  });
+
+  test('a terminal that does not say its width is taken as 80 columns', () => {
+    const { stream, out } = fakeTerminal(0);
+    const progress = createProgress({ total: 40_000, stream, now: () => 0 });
+    progress.stop();
+    expect(lastLine(out()).length).toBeLessThanOrEqual(79);
+    expect(lastLine(out())).toContain('0/40000');
+  });
+});
+
+describe('scan progress', () => {
+  test('on a terminal: pages, images read and matched, then the work line once items finish (auto)', () => {
+    const { stream, out } = fakeTerminal(80);
+    let t = 0;
+    const progress = createProgress({ total: 500, stream, now: () => t });
+    expect(lastLine(out())).toMatch(/^\[-+\] 0\/500 /); // nothing scanned yet: the work line
+    t = 2000;
+    progress.scan({ pages: 3, images: 300, matched: 12 });
+    expect(progress.snapshot()).toMatchObject({ phase: 'scan', scan: { pages: 3, images: 300, matched: 12, rate: 150 } });
+    stream.emit('resize'); // draws now
+    expect(lastLine(out())).toBe('scanning: page 3 | 300 images read | 12/500 matched | 150 img/s | 429s 0');
+    progress.tick('updated');
+    progress.stop();
+    expect(lastLine(out())).toMatch(/^\[-+\] 1\/500 \| .* \| read 300$/);
+  });
+
+  test('createScanProgress stays on the scan line (plan: items finishing does not switch it)', () => {
+    const { stream, out } = fakeTerminal(80);
+    const progress = createScanProgress({ total: 5, stream, now: () => 0 });
+    expect(lastLine(out())).toBe('scanning: page 0 | 0 images read | 0 img/s | 429s 0');
+    progress.scan({ pages: 1, images: 100, matched: 2 });
+    progress.tick('unchanged');
+    progress.note429();
+    progress.stop();
+    expect(out().endsWith('scanning: page 1 | 100 images read | 2/5 matched | 0 img/s | 429s 1\n')).toBe(true);
+  });
+
+  test('without a terminal: progress log lines with phase "scan", pages, images, matched', async () => {
+    const { logger, lines } = memoryLogger();
+    const stream = new PassThrough();
+    const written: string[] = [];
+    stream.on('data', (d: Buffer) => written.push(d.toString()));
+    let t = 0;
+    const progress = createScanProgress({ stream, isTTY: false, logger, intervalMs: 10, now: () => t });
+    t = 4000;
+    progress.scan({ pages: 4, images: 400 });
+    await until(() => lines().some((l) => l.images === 400));
+    progress.stop();
+    const logged = lines().filter((l) => l.msg === 'progress' && l.images === 400);
+    expect(logged[0]).toMatchObject({ level: 30, phase: 'scan', pages: 4, images: 400, matched: null, total: null, rate: 100, status429: 0 });
+    expect(logged[0]).not.toHaveProperty('done'); // nothing is written in a scan: no done/ETA noise
+    expect(written.join('')).toBe('');
+  });
+
+  test('log fields of the work phase are the whole snapshot', () => {
+    const progress = createProgress({ total: 3, isTTY: false, now: () => 0 });
+    progress.tick('updated');
+    progress.stop();
+    const s = progress.snapshot();
+    expect(progressLogFields(s)).toBe(s);
+    expect(s).toMatchObject({ phase: 'work', done: 1, total: 3 });
+    expect(s).not.toHaveProperty('scan');
   });
 });

@@ -40,6 +40,19 @@ export interface ManifestReadOptions {
   format?: ManifestFormat;
   tagSeparator: string;
   maxTagLength: number;
+  delimiter?: string;
+  encoding?: string;
+}
+
+/** The reader options of a command's manifest options. */
+export function manifestReadOptions(o: ManifestReadOptions) {
+  return {
+    ...(o.format !== undefined ? { format: o.format } : {}),
+    tagSeparator: o.tagSeparator,
+    maxTagLength: o.maxTagLength,
+    ...(o.delimiter !== undefined ? { delimiter: o.delimiter } : {}),
+    ...(o.encoding !== undefined ? { encoding: o.encoding } : {}),
+  };
 }
 
 export interface ApiSession {

@@ -197,7 +197,9 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       if (verified.incomplete) logger.warn({ reason: verified.incomplete }, 'verify could not finish: drift.ndjson is partial');
     }
 
-    const counts = rec.counts;
+    // A plan finishes only the items that need no write: the ones it would change count too.
+    const plan = options.dryRun ? rec.plan() : undefined;
+    const counts = plan ? { ...rec.counts, total: rec.counts.total + plan.actions.update } : rec.counts;
     const rules = (spec.rules ?? []).map((r, i) => ({
       rule: r.source ? formatLocation(r.source) : `rule ${i + 1}`,
       matched: result.matched[i] ?? 0,
@@ -212,7 +214,6 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       conflicts: counts.conflict,
     });
     const endedAt = new Date();
-    const plan = options.dryRun ? rec.plan() : undefined;
     const summary: RunSummary = {
       command,
       manifest: spec.input,

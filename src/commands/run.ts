@@ -3,9 +3,9 @@ import { createReadStream } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { assertNoProblems, formatProblem, loadManifest } from '../manifest/index.js';
 import type { RuleSet } from '../plan/rule-set.js';
-import { writeRejects, type PlanHeader } from '../report/run-dir.js';
+import { formatLocation, writeRejects, type PlanHeader } from '../report/run-dir.js';
 import { ruleSource } from '../runner/sources.js';
-import type { CommandIO, ManifestReadOptions } from './common.js';
+import { manifestReadOptions, type CommandIO, type ManifestReadOptions } from './common.js';
 import { executeRun, type WriteOptions } from './execute.js';
 
 export interface RunCommandOptions extends WriteOptions, ManifestReadOptions {
@@ -21,17 +21,13 @@ export interface RunCommandOptions extends WriteOptions, ManifestReadOptions {
  * items for the one engine.
  */
 export async function runCommand(options: RunCommandOptions, io: CommandIO): Promise<number> {
-  const manifest = await loadManifest(options.manifest, {
-    ...(options.format !== undefined ? { format: options.format } : {}),
-    tagSeparator: options.tagSeparator,
-    maxTagLength: options.maxTagLength,
-    requireSetOnly: !options.read,
-  });
+  const manifest = await loadManifest(options.manifest, { ...manifestReadOptions(options), requireSetOnly: !options.read });
   if (manifest.problems.length > 0 && !options.skipInvalid) assertNoProblems(options.manifest, manifest.problems);
-  if (manifest.ruleCount === 0) throw new UsageError(`${options.manifest}: no valid rules to apply`);
+  if (manifest.ruleCount === 0) throw new UsageError(`${manifest.name}: no valid rules to apply`);
   return runRules(manifest.rules, options, io, {
-    input: options.manifest,
+    input: manifest.name,
     prepare: async (runDir, logger) => {
+      for (const w of manifest.warnings) logger.warn({ at: formatLocation(w.source) }, `${formatLocation(w.source)}: ${w.message}`);
       if (manifest.problems.length === 0) return;
       await writeRejects(runDir, manifest.problems);
       for (const p of manifest.problems) logger.warn({ problem: formatProblem(p) }, 'rule rejected (--skip-invalid)');

@@ -3,9 +3,23 @@
  * silently resolves to the last one (`{"add": ["a"], "add": ["b"]}` would otherwise lose "a").
  */
 
+// Shown escaped in messages and paths: invisible, or able to move a terminal's cursor or reorder its text.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+function escapeChar(char: string): string {
+  const cp = char.codePointAt(0)!;
+  const unit = (u: number): string => `\\u${u.toString(16).padStart(4, '0')}`;
+  return cp > 0xffff ? unit(char.charCodeAt(0)) + unit(char.charCodeAt(1)) : unit(cp);
+}
+
+/** JSON.stringify, with invisible characters (format characters, C1 controls…) as \uXXXX too. */
+export function visibleJson(value: string): string {
+  return JSON.stringify(value).replace(INVISIBLE, escapeChar);
+}
+
 /** Render a key as a path segment: `.add` for plain names, `["img 1"]` otherwise. */
 export function keySegment(key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${visibleJson(key)}]`;
 }
 
 /**
@@ -17,6 +31,8 @@ export function describeJsonError(error: unknown, text: string): { message: stri
   const raw = error instanceof Error ? error.message : String(error);
   const reason = raw
     .replace(/ in JSON at position \d+.*$/s, '')
+    // "Unexpected non-whitespace character after JSON at position 35": the line says where.
+    .replace(/ at position \d+.*$/s, '')
     // Node 22+ appends "(line N column M)"; V8 may quote a snippet of the input: we give the line.
     .replace(/ \(line \d+ column \d+\)$/, '')
     .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
@@ -139,20 +155,23 @@ export function lineAt(text: string, offset: number): number {
 }
 
 export interface DuplicateKey {
-  /** JSON path of the object holding the key, e.g. `$` or `$[3]`. */
+  /** JSON path of the object holding the key, e.g. `$`, `$[3]` or `$[3].rename`. */
   path: string;
   key: string;
+  /** For a key of a nested object checked because of its name (`rename`, `where`): that name. */
+  within?: string;
 }
 
 type Frame =
-  | { kind: 'object'; keys: Set<string> | undefined; key: string; expectingKey: boolean }
+  | { kind: 'object'; keys: Set<string> | undefined; key: string; expectingKey: boolean; within: string | undefined }
   | { kind: 'array'; index: number };
 
 /**
- * Duplicate keys in objects nested at most `maxDepth` deep (1 = the top-level value).
- * `text` must already be valid JSON (call after JSON.parse succeeded).
+ * Duplicate keys in objects nested at most `maxDepth` deep (1 = the top-level value), and in the
+ * objects one level deeper that are the value of a key named in `nested` (a rule's `rename` and
+ * `where`). `text` must already be valid JSON (call after JSON.parse succeeded).
  */
-export function findDuplicateKeys(text: string, maxDepth: number): DuplicateKey[] {
+export function findDuplicateKeys(text: string, maxDepth: number, nested?: ReadonlySet<string>): DuplicateKey[] {
   const found: DuplicateKey[] = [];
   const stack: Frame[] = [];
   const n = text.length;
@@ -175,13 +194,21 @@ export function findDuplicateKeys(text: string, maxDepth: number): DuplicateKey[
         top.expectingKey = false;
         top.key = key;
         if (top.keys) {
-          if (top.keys.has(key)) found.push({ path: pathOf(stack), key });
-          else top.keys.add(key);
+          if (top.keys.has(key)) {
+            found.push(top.within === undefined ? { path: pathOf(stack), key } : { path: pathOf(stack), key, within: top.within });
+          } else top.keys.add(key);
         }
       }
       i = j;
     } else if (c === 123 /* { */) {
-      stack.push({ kind: 'object', keys: stack.length < maxDepth ? new Set() : undefined, key: '', expectingKey: true });
+      const parent = stack[stack.length - 1];
+      if (stack.length < maxDepth) {
+        stack.push({ kind: 'object', keys: new Set(), key: '', expectingKey: true, within: undefined });
+      } else if (stack.length === maxDepth && parent?.kind === 'object' && parent.keys && nested?.has(parent.key)) {
+        stack.push({ kind: 'object', keys: new Set(), key: '', expectingKey: true, within: parent.key });
+      } else {
+        stack.push({ kind: 'object', keys: undefined, key: '', expectingKey: true, within: undefined });
+      }
     } else if (c === 91 /* [ */) {
       stack.push({ kind: 'array', index: 0 });
     } else if (c === 125 /* } */ || c === 93 /* ] */) {
@@ -207,5 +234,5 @@ function pathOf(stack: Frame[]): string {
 
 // Top-level map keys are image ids: always bracketed (`$["img-1"]`), as in the readers' paths.
 function depthKey(key: string, depth: number): string {
-  return depth === 0 ? `[${JSON.stringify(key)}]` : keySegment(key);
+  return depth === 0 ? `[${visibleJson(key)}]` : keySegment(key);
 }

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { manifestDisplayName } from './options.js';
 import type { ManifestProblem } from './types.js';
 
 /**
@@ -22,12 +23,13 @@ function plural(n: number, word: string): string {
 /**
  * Throws a UsageError (exit 2) listing every problem, at most MAX_MESSAGE_PROBLEMS lines and then
  * "... and N more problems". `total` is the full count when `problems` holds only the first ones.
+ * `file` is the path as given (`-` is shown as `<stdin>`).
  */
 export function assertNoProblems(file: string, problems: ManifestProblem[], total = problems.length): void {
   const count = Math.max(total, problems.length);
   if (count === 0) return;
   const shown = problems.slice(0, MAX_MESSAGE_PROBLEMS).map(formatProblem);
-  const lines = [`${file}: ${plural(count, 'problem')} in the manifest:`, ...shown.map((l) => `  ${l}`)];
+  const lines = [`${manifestDisplayName(file)}: ${plural(count, 'problem')} in the manifest:`, ...shown.map((l) => `  ${l}`)];
   if (count > shown.length) lines.push(`  ... and ${plural(count - shown.length, 'more problem')}`);
   throw new UsageError(lines.join('\n'));
 }

@@ -1,49 +1,64 @@
 /**
- * CSV manifests (design.md §2). A header row is required; column `id`, then either `tags` with an
- * optional `op`, or any of `set`, `add`, `remove`. Columns starting with `_` are annotations.
- * Streamed through csv-parse; each record's first line is counted from csv-parse's `raw` text
- * (its `info.lines` counts a CRLF inside a quoted cell twice).
+ * CSV manifests (design.md §2). A header row is required; column `id` (or `object_id`), then
+ * either `tags` with an optional `op`, or any of `set`, `add`, `remove`. A header of `from` and
+ * `to` without an id column is a rename map: each row the library-wide rule
+ * `{"where": {"tag": from}, "rename": {from: to}}`. Columns starting with `_` are annotations;
+ * header names match case-insensitively.
+ *
+ * The delimiter is `,`, or `;` or a tab when the header only makes sense split that way (many
+ * locales' spreadsheets save CSV with `;`), a tab for .tsv, or the delimiter option. The text is
+ * decoded first (decode.ts: --encoding, lines that are not valid text), then streamed through
+ * csv-parse; each record's first line is counted from csv-parse's `raw` text (its `info.lines`
+ * counts a CRLF inside a quoted cell twice).
  */
+import { Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
 import { UsageError } from '../errors.js';
-import type { ManifestProblem, Rule, SourceLocation } from './types.js';
-import { normalizeTags } from '../plan/normalize.js';
-import type { ResolvedManifestOptions } from './options.js';
-import { openManifestStream, type ManifestItem } from './source.js';
+import { normalizeTag } from '../plan/normalize.js';
+import { countBreaks, decodeManifest, type DecodedItem } from './decode.js';
+import { delimiterForFile, type ResolvedManifestOptions } from './options.js';
+import { openManifestInput, type ManifestItem } from './source.js';
+import type { ManifestProblem, ManifestWarning, Rule, SourceLocation } from './types.js';
 import { idProblem, quote, suggestKey, tagProblem } from './validate-rule.js';
 
 const OPS = ['set', 'add', 'remove', 'clear'] as const;
 type Op = (typeof OPS)[number];
 const LIST_COLUMNS = ['set', 'add', 'remove'] as const;
 type ListColumn = (typeof LIST_COLUMNS)[number];
-const KNOWN_COLUMNS = ['id', 'tags', 'op', ...LIST_COLUMNS];
+const KNOWN_COLUMNS = ['id', 'object_id', 'tags', 'op', ...LIST_COLUMNS, 'from', 'to'];
 const MAX_RECORD_CHARS = 4 * 1024 * 1024;
+/** Delimiters tried on the header, in this order, when none is given. */
+const CANDIDATE_DELIMITERS = [',', ';', '\t'];
+
+export const EMPTY_TO =
+  'to is empty: a rename map never deletes a tag; retire a tag with a remove rule or retag strip';
+
+export const NO_READ_RENAME_MAP =
+  'a rename map is made of library-wide rules, and those select images by their current tags, which --no-read does not read; drop --no-read';
 
 /** How the columns of a CSV manifest map to rules. */
 interface Layout {
   names: string[];
+  /** `rename`: a rename map (from, to); `rules`: id rules. */
+  kind: 'rules' | 'rename';
   id: number;
   /** `tags` (+ optional `op`) layout. */
   tags?: number;
   op?: number;
   /** `set`/`add`/`remove` layout. */
   lists: Partial<Record<ListColumn, number>>;
+  from?: number;
+  to?: number;
   /** Columns that must stay empty (no name in the header). */
   nameless: number[];
 }
 
-/** Line breaks in `text`: \r\n, \n and a lone \r count one each. */
-function countBreaks(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10) n++;
-    else if (c === 13) {
-      n++;
-      if (text.charCodeAt(i + 1) === 10) i++;
-    }
-  }
-  return n;
+/** Per file: the delimiter, and whether the tag-separator warning was given. */
+interface CsvContext {
+  file: string;
+  opts: ResolvedManifestOptions;
+  delimiter: string;
+  warned: boolean;
 }
 
 function leadingBreaks(text: string): number {
@@ -61,6 +76,11 @@ function leadingBreaks(text: string): number {
   return n;
 }
 
+function endsWithBreak(text: string): boolean {
+  const c = text.charCodeAt(text.length - 1);
+  return c === 10 || c === 13;
+}
+
 function csvErrorMessage(error: CsvError): string {
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
@@ -76,11 +96,100 @@ function csvErrorMessage(error: CsvError): string {
   }
 }
 
+function delimiterName(delimiter: string): string {
+  switch (delimiter) {
+    case ',':
+      return 'comma';
+    case ';':
+      return 'semicolon';
+    case '\t':
+      return 'tab';
+    default:
+      return JSON.stringify(delimiter);
+  }
+}
+
+/** Header names as a delimiter would split `line`: trimmed, unquoted, lower-cased. */
+function headerNames(line: string, delimiter: string): string[] {
+  return line.split(delimiter).map((cell) => {
+    const trimmed = cell.trim();
+    const unquoted = trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
+    return unquoted.trim().toLowerCase();
+  });
+}
+
+function headerMakesSense(names: string[]): boolean {
+  return names.includes('id') || names.includes('object_id') || (names.includes('from') && names.includes('to'));
+}
+
+/**
+ * The delimiter of a file whose header is `line`: `,` unless the header only makes sense split
+ * on `;` or a tab (it names an id column, or from and to, only then).
+ */
+export function detectDelimiter(line: string): string {
+  for (const delimiter of CANDIDATE_DELIMITERS) {
+    if (headerMakesSense(headerNames(line, delimiter))) return delimiter;
+  }
+  return ',';
+}
+
+function firstContentLine(text: string): string | undefined {
+  for (const line of text.split(/\r\n|\r|\n/)) if (line.trim() !== '') return line;
+  return undefined;
+}
+
 export async function* readCsvRules(file: string, opts: ResolvedManifestOptions): AsyncGenerator<ManifestItem> {
-  const input = await openManifestStream(file);
+  const input = await openManifestInput(file, opts);
+  const name = input.name;
+  const decoded: AsyncIterator<DecodedItem> = decodeManifest(input.bytes, opts.codec)[Symbol.asyncIterator]();
+  // Lines that are not valid text, in line order, as the decoder (ahead of the parser) finds them.
+  const badLines: Array<{ line: number; message: string }> = [];
+
+  // The text up to the header, to choose the delimiter before parsing (pieces end at line breaks).
+  const head: string[] = [];
+  let headerLine: string | undefined;
+  let ended = false;
+  try {
+    while (headerLine === undefined) {
+      const next = await decoded.next();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      const item = next.value;
+      if ('text' in item) {
+        head.push(item.text);
+        headerLine = firstContentLine(item.text);
+      } else badLines.push({ line: item.badLine, message: item.message });
+    }
+  } catch (error) {
+    input.close();
+    throw error;
+  }
+  const ctx: CsvContext = {
+    file: name,
+    opts,
+    delimiter: opts.delimiter ?? delimiterForFile(file) ?? (headerLine === undefined ? ',' : detectDelimiter(headerLine)),
+    warned: false,
+  };
+
+  async function* text(): AsyncGenerator<string> {
+    yield* head;
+    if (ended) return;
+    for (;;) {
+      const next = await decoded.next();
+      if (next.done) return;
+      const item = next.value;
+      if ('text' in item) yield item.text;
+      else badLines.push({ line: item.badLine, message: item.message });
+    }
+  }
+
+  const source = Readable.from(text());
   let pending: { error: CsvError; raw: string; afterRecords: number } | undefined;
   const parser = parse({
     bom: true,
+    delimiter: ctx.delimiter,
     info: true,
     raw: true,
     relax_column_count: true,
@@ -96,8 +205,17 @@ export async function* readCsvRules(file: string, opts: ResolvedManifestOptions)
       return undefined;
     },
   });
-  input.on('error', (error) => parser.destroy(error));
-  input.pipe(parser);
+  source.on('error', (error) => parser.destroy(error));
+  source.pipe(parser);
+
+  /** The bad lines up to `last`, as problems; `within` collects those from `first` on. */
+  function* takeBadLines(last: number, first = Infinity, within?: number[]): Generator<ManifestItem> {
+    while (badLines.length > 0 && badLines[0]!.line <= last) {
+      const bad = badLines.shift()!;
+      if (bad.line >= first) within?.push(bad.line);
+      yield { problem: { source: { file: name, line: bad.line }, message: bad.message } };
+    }
+  }
 
   let breaks = 0; // line breaks in the records consumed so far
   let consumed = 0;
@@ -112,12 +230,15 @@ export async function* readCsvRules(file: string, opts: ResolvedManifestOptions)
       consumed++;
       const line = 1 + breaks + leadingBreaks(item.raw);
       breaks += countBreaks(item.raw);
+      const last = 1 + breaks - (endsWithBreak(item.raw) ? 1 : 0);
+      const unreadable: number[] = [];
+      yield* takeBadLines(last, line, unreadable);
       const cells = item.record;
       if (cells.every((c) => c.trim() === '')) continue; // a blank row, like a blank line
       if (layout === undefined) {
-        const header = readHeader(cells, { file, line });
+        const header = readHeader(cells, { file: name, line }, ctx);
         layout = header.layout;
-        headerProblems = header.problems.length > 0;
+        headerProblems = header.problems.length > 0 || unreadable.length > 0;
         for (const problem of header.problems) yield { problem };
         if (header.fatal) {
           fatal = true;
@@ -125,42 +246,52 @@ export async function* readCsvRules(file: string, opts: ResolvedManifestOptions)
         }
         continue;
       }
-      for (const row of readRow(cells, layout, { file, line }, opts)) {
-        if (!headerProblems || 'problem' in row) yield row;
+      // A row holding text that is not valid in the encoding was reported above; it is not read.
+      if (unreadable.length > 0) continue;
+      for (const row of readRow(cells, layout, { file: name, line }, ctx)) {
+        if (!headerProblems || !('rule' in row)) yield row;
       }
     }
   } catch (error) {
     const code = (error as CsvError).code as string | undefined;
+    if (error instanceof UsageError) throw error;
     if (!code?.startsWith('CSV_') && !code?.startsWith('INVALID_')) {
-      throw new UsageError(`cannot read manifest ${file}: ${(error as Error).message}`, { cause: error });
+      throw new UsageError(`cannot read manifest ${name}: ${(error as Error).message}`, { cause: error });
     }
-    yield { problem: { source: { file, line: 1 + breaks }, message: csvErrorMessage(error as CsvError) } };
+    yield* takeBadLines(1 + breaks);
+    yield { problem: { source: { file: name, line: 1 + breaks }, message: csvErrorMessage(error as CsvError) } };
     return;
   } finally {
-    input.unpipe(parser);
-    input.destroy();
+    source.unpipe(parser);
+    source.destroy();
     parser.destroy();
+    input.close();
   }
   if (pending && !fatal) {
+    const line = 1 + breaks + leadingBreaks(pending.raw);
+    yield* takeBadLines(line);
     yield {
       problem: {
-        source: { file, line: 1 + breaks + leadingBreaks(pending.raw) },
+        source: { file: name, line },
         message: `${csvErrorMessage(pending.error)}; the rest of the file was not read`,
         raw: pending.raw,
       },
     };
+  } else if (!fatal) {
+    yield* takeBadLines(Infinity);
   }
 }
 
 function readHeader(
   cells: string[],
   source: SourceLocation,
+  ctx: CsvContext,
 ): { layout: Layout; problems: ManifestProblem[]; fatal: boolean } {
   const names = cells.map((c) => c.trim().toLowerCase());
   const problems: ManifestProblem[] = [];
-  const layout: Layout = { names, id: -1, lists: {}, nameless: [] };
+  const layout: Layout = { names, kind: 'rules', id: -1, lists: {}, nameless: [] };
   let fatal = false;
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   names.forEach((name, index) => {
     if (name === '') {
       layout.nameless.push(index);
@@ -170,19 +301,29 @@ function readHeader(
     if (!KNOWN_COLUMNS.includes(name)) {
       problems.push({
         source,
-        message: `unknown column ${JSON.stringify(cells[index]!.trim())}${suggestKey(name, KNOWN_COLUMNS)}; columns starting with "_" are annotations`,
+        message: `unknown column ${quote(cells[index]!.trim())}${suggestKey(name, KNOWN_COLUMNS)}; columns starting with "_" are annotations`,
       });
       return;
     }
-    if (seen.has(name)) {
-      problems.push({ source, message: `column ${JSON.stringify(name)} appears twice in the header` });
+    const role = name === 'object_id' ? 'id' : name;
+    const earlier = seen.get(role);
+    if (earlier !== undefined) {
+      problems.push({
+        source,
+        message:
+          earlier === name
+            ? `column ${JSON.stringify(name)} appears twice in the header`
+            : `columns ${JSON.stringify(earlier)} and ${JSON.stringify(name)} both name the image id: keep one`,
+      });
       fatal = true;
       return;
     }
-    seen.add(name);
-    if (name === 'id') layout.id = index;
+    seen.set(role, name);
+    if (role === 'id') layout.id = index;
     else if (name === 'tags') layout.tags = index;
     else if (name === 'op') layout.op = index;
+    else if (name === 'from') layout.from = index;
+    else if (name === 'to') layout.to = index;
     else layout.lists[name as ListColumn] = index;
   });
 
@@ -190,16 +331,34 @@ function readHeader(
     problems.push({ source, message });
     fatal = true;
   };
+  const listCount = Object.keys(layout.lists).length;
+  const renameColumns = layout.from !== undefined || layout.to !== undefined;
+  if (layout.id < 0 && renameColumns) {
+    // A rename map: from and to, nothing else but annotations.
+    layout.kind = 'rename';
+    if (layout.from === undefined || layout.to === undefined) {
+      fail(`a rename map needs both a "from" and a "to" column (the header has only ${JSON.stringify(layout.from === undefined ? 'to' : 'from')})`);
+    } else if (layout.tags !== undefined || layout.op !== undefined || listCount > 0) {
+      fail('a rename map has only the columns "from" and "to" (and "_" annotations): for id rules add an "id" column and drop from/to');
+    } else if (ctx.opts.requireSetOnly) {
+      fail(NO_READ_RENAME_MAP);
+    }
+    return { layout, problems, fatal };
+  }
   if (layout.id < 0) {
     // Most likely no header at all: one clear problem, not one per "unknown column".
     const shown = cells.slice(0, 5).map((c) => JSON.stringify(c)).join(', ');
+    // With --delimiter, a header that another delimiter would make sense of says so.
+    const other = detectDelimiter(cells.join(ctx.delimiter));
+    const hint = other !== ctx.delimiter ? ` (it has one when split on ${delimiterName(other)}s: check --delimiter)` : '';
     const message =
-      `the header has no "id" column (first row: ${shown}${cells.length > 5 ? ', …' : ''}); ` +
-      'the first row must be a header naming the columns, e.g. id,tags or id,set,add,remove';
+      `the header has no "id" column (first row: ${shown}${cells.length > 5 ? ', …' : ''})${hint}; ` +
+      'the first row must be a header naming the columns, e.g. id,tags or id,set,add,remove (or from,to for a rename map)';
     return { layout, problems: [{ source, message }], fatal: true };
   }
-  const listCount = Object.keys(layout.lists).length;
-  if (layout.tags !== undefined && listCount > 0) {
+  if (renameColumns) {
+    fail('"from"/"to" columns make a rename map, which has no "id" column: use either id rules or a rename map');
+  } else if (layout.tags !== undefined && listCount > 0) {
     fail('use either a "tags" column (with an optional "op") or "set"/"add"/"remove" columns, not both');
   } else if (layout.op !== undefined && layout.tags === undefined) {
     fail('an "op" column needs a "tags" column');
@@ -209,23 +368,20 @@ function readHeader(
   return { layout, problems, fatal };
 }
 
-function* readRow(
-  cells: string[],
-  layout: Layout,
-  source: SourceLocation,
-  opts: ResolvedManifestOptions,
-): Generator<ManifestItem> {
+function* readRow(cells: string[], layout: Layout, source: SourceLocation, ctx: CsvContext): Generator<ManifestItem> {
   const raw: Record<string, string> = {};
   cells.forEach((cell, i) => {
     raw[layout.names[i] || `_column${i + 1}`] = cell;
   });
   const problems: string[] = [];
+  const warnings: ManifestWarning[] = [];
   const cell = (index: number | undefined): string => (index === undefined ? '' : (cells[index] ?? ''));
 
   if (cells.length > layout.names.length && cells.slice(layout.names.length).some((c) => c.trim() !== '')) {
     problems.push(
       `the row has ${cells.length} cells but the header has ${layout.names.length} ` +
-        `(a cell holding a comma must be quoted; tags are separated by ${JSON.stringify(opts.tagSeparator)})`,
+        `(a cell holding a ${delimiterName(ctx.delimiter)} must be quoted` +
+        (layout.kind === 'rules' ? `; tags are separated by ${JSON.stringify(ctx.opts.tagSeparator)})` : ')'),
     );
   }
   for (const index of layout.nameless) {
@@ -234,20 +390,26 @@ function* readRow(
     }
   }
 
-  const id = cell(layout.id);
-  if (id.trim() === '') problems.push('id is empty');
-  else {
-    const problem = idProblem(id);
-    if (problem !== undefined) problems.push(problem);
-  }
-
-  const rule: Rule = { id, source };
-  if (layout.tags !== undefined) {
-    tagsLayout(cell(layout.tags), layout.op === undefined ? undefined : cell(layout.op), rule, problems, opts);
+  let rule: Rule;
+  if (layout.kind === 'rename') {
+    rule = renameRow(cell(layout.from), cell(layout.to), source, problems, ctx);
   } else {
-    listsLayout(layout, cell, rule, problems, opts);
+    const id = cell(layout.id);
+    if (id.trim() === '') problems.push('id is empty');
+    else {
+      const problem = idProblem(id);
+      if (problem !== undefined) problems.push(problem);
+    }
+    rule = { id, source };
+    const check = (text: string): void => separatorWarning(text, source, ctx, warnings);
+    if (layout.tags !== undefined) {
+      tagsLayout(cell(layout.tags), layout.op === undefined ? undefined : cell(layout.op), rule, problems, ctx.opts, check);
+    } else {
+      listsLayout(layout, cell, rule, problems, ctx.opts, check);
+    }
   }
 
+  for (const warning of warnings) yield { warning };
   if (problems.length > 0) {
     for (const message of problems) yield { problem: { source, message, raw } };
   } else {
@@ -255,17 +417,68 @@ function* readRow(
   }
 }
 
+function renameRow(fromCell: string, toCell: string, source: SourceLocation, problems: string[], ctx: CsvContext): Rule {
+  const from = normalizeTag(fromCell);
+  const to = normalizeTag(toCell);
+  let ok = true;
+  if (from === '') {
+    problems.push('from is empty: name the tag to rename');
+    ok = false;
+  } else {
+    const problem = tagProblem(from, ctx.opts);
+    if (problem !== undefined) {
+      problems.push(`from: ${problem}`);
+      ok = false;
+    }
+  }
+  if (to === '') {
+    problems.push(EMPTY_TO);
+    ok = false;
+  } else {
+    const problem = tagProblem(to, ctx.opts);
+    if (problem !== undefined) {
+      problems.push(`to: ${problem}`);
+      ok = false;
+    }
+  }
+  if (ok && from === to) problems.push(`from and to are the same tag ${quote(from)}: nothing to rename`);
+  return { where: { tag: from }, rename: Object.fromEntries([[from, to]]) as Record<string, string>, source };
+}
+
+/**
+ * Once per file: a warning for a cell that looks like tags separated by another character than
+ * the tag separator (`summer, beach` or `Sale;Summer` with the default `|`). Such a cell is one tag.
+ */
+function separatorWarning(text: string, source: SourceLocation, ctx: CsvContext, warnings: ManifestWarning[]): void {
+  if (ctx.warned) return;
+  const separator = ctx.opts.tagSeparator;
+  if (text.includes(separator)) return;
+  const other = [',', ';'].find((c) => !separator.includes(c) && text.includes(c));
+  if (other === undefined) return;
+  const value = text.trim();
+  // A separator at an end only is no list ("5;" is an odd tag, not two).
+  if (!value.slice(1, -1).includes(other)) return;
+  ctx.warned = true;
+  const hint = other === ';' ? ` (if the file separates tags with ";", pass --tag-separator ";")` : '';
+  warnings.push({
+    source,
+    message:
+      `the cell ${quote(value)} is read as one tag: tags in a cell are separated by ${JSON.stringify(separator)}, ` +
+      `not ${JSON.stringify(other)}${hint}; this is said once per file`,
+  });
+}
+
 /** Split a cell on the tag separator and check each tag; returns the normalised tags. */
 function splitTags(text: string, opts: ResolvedManifestOptions, problems: string[], prefix: string): string[] {
   const tags: string[] = [];
   for (const part of text.split(opts.tagSeparator)) {
-    const tag = part.trim();
+    const tag = normalizeTag(part);
     if (tag === '') continue;
     const problem = tagProblem(tag, opts);
     if (problem !== undefined) problems.push(prefix + problem);
     else tags.push(tag);
   }
-  return normalizeTags(tags);
+  return tags.length > 1 ? [...new Set(tags)] : tags;
 }
 
 function tagsLayout(
@@ -274,6 +487,7 @@ function tagsLayout(
   rule: Rule,
   problems: string[],
   opts: ResolvedManifestOptions,
+  check: (text: string) => void,
 ): void {
   let op: Op = 'set';
   if (opCell !== undefined) {
@@ -311,6 +525,7 @@ function tagsLayout(
     problems.push('add/remove need the current tags; drop --no-read');
     return;
   }
+  check(tagsCell);
   rule[op] = tags;
 }
 
@@ -320,6 +535,7 @@ function listsLayout(
   rule: Rule,
   problems: string[],
   opts: ResolvedManifestOptions,
+  check: (text: string) => void,
 ): void {
   let operations = 0;
   for (const column of LIST_COLUMNS) {
@@ -338,6 +554,7 @@ function listsLayout(
       );
       continue;
     }
+    check(text);
     rule[column] = tags;
   }
   if (operations === 0) {

@@ -3,7 +3,7 @@
  * object without (or with the same) id. Parsed whole; problems are located by JSON path.
  */
 import type { ManifestProblem, SourceLocation } from './types.js';
-import { describeJsonError, findDuplicateKeys } from './json-scan.js';
+import { describeJsonError, findDuplicateKeys, visibleJson } from './json-scan.js';
 import type { ResolvedManifestOptions } from './options.js';
 import { readManifestText, type ManifestItem } from './source.js';
 import { RULE_KEYS, checkRuleObject, describeValue, quote } from './validate-rule.js';
@@ -12,8 +12,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const NESTED_KEYS: ReadonlySet<string> = new Set(['rename', 'where']);
+const OPERATIONS = ['clear', 'set', 'rename', 'add', 'remove'];
+
 export async function* readJsonRules(file: string, opts: ResolvedManifestOptions): AsyncGenerator<ManifestItem> {
-  const text = await readManifestText(file);
+  const { name, text, badLines } = await readManifestText(file, opts);
+  // Text that is not valid in its encoding: each such line is a problem, and (a JSON file being
+  // one value, its rules without lines) no rule of the file is trusted; the rest is still checked.
+  for (const { line, message } of badLines) yield { problem: { source: { file: name, line }, message } };
+  const trusted = badLines.length === 0;
+  for (const item of readJsonText(name, text, opts)) {
+    if (trusted || !('rule' in item)) yield item;
+  }
+}
+
+function* readJsonText(file: string, text: string, opts: ResolvedManifestOptions): Generator<ManifestItem> {
   if (text.trim() === '') return; // the empty-manifest problem is raised by readRules
   let data: unknown;
   try {
@@ -26,17 +39,19 @@ export async function* readJsonRules(file: string, opts: ResolvedManifestOptions
 
   // JSON.parse keeps the last of duplicate keys; a duplicate would silently lose a rule or a list.
   const duplicates = new Map<string, string[]>();
-  for (const { path, key } of findDuplicateKeys(text, 2)) {
+  for (const { path, key } of findDuplicateKeys(text, 2, NESTED_KEYS)) {
     const list = duplicates.get(path) ?? [];
     list.push(key);
     duplicates.set(path, list);
   }
   const duplicateProblems = (loc: SourceLocation & { path: string }, raw: unknown): ManifestProblem[] =>
-    (duplicates.get(loc.path) ?? []).map((key) => ({
-      source: loc,
-      message: `duplicate key ${JSON.stringify(key)}: JSON keeps only the last one`,
-      raw,
-    }));
+    [loc.path, `${loc.path}.rename`, `${loc.path}.where`].flatMap((path) =>
+      (duplicates.get(path) ?? []).map((key) => ({
+        source: { ...loc, path },
+        message: `duplicate key ${visibleJson(key)}: JSON keeps only the last one`,
+        raw,
+      })),
+    );
 
   if (Array.isArray(data)) {
     for (let i = 0; i < data.length; i++) {
@@ -56,7 +71,9 @@ export async function* readJsonRules(file: string, opts: ResolvedManifestOptions
     return;
   }
 
-  if (typeof data.id === 'string' && Object.keys(data).every((k) => k.startsWith('_') || RULE_KEYS.includes(k as never))) {
+  const ruleKeysOnly = Object.keys(data).every((k) => k.startsWith('_') || RULE_KEYS.includes(k as never));
+  const singleWhereRule = isPlainObject(data.where) && Object.keys(data).some((k) => OPERATIONS.includes(k));
+  if (ruleKeysOnly && (typeof data.id === 'string' || singleWhereRule)) {
     yield {
       problem: {
         source: { file, path: '$' },
@@ -69,7 +86,7 @@ export async function* readJsonRules(file: string, opts: ResolvedManifestOptions
 
   const duplicateIds = new Set(duplicates.get('$'));
   for (const [id, value] of Object.entries(data)) {
-    const path = `$[${JSON.stringify(id)}]`;
+    const path = `$[${visibleJson(id)}]`;
     const loc = { file, path };
     if (duplicateIds.has(id)) {
       // Only the last entry survived JSON.parse: run none of them.
@@ -91,6 +108,17 @@ export async function* readJsonRules(file: string, opts: ResolvedManifestOptions
         [],
       );
     } else if (isPlainObject(value)) {
+      if (value.where !== undefined) {
+        yield {
+          problem: {
+            source: subPath(loc, 'where'),
+            message:
+              'the object map form names each image by its key: a library-wide rule (where) goes in an array of rules',
+            raw: value,
+          },
+        };
+        continue;
+      }
       if (value.id !== undefined && value.id !== id) {
         yield {
           problem: {

@@ -1,14 +1,19 @@
 import { createReadStream, type ReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { fileErrorReason, UsageError } from '../errors.js';
-import type { ManifestProblem, Rule } from './types.js';
+import { decodeWhole } from './decode.js';
+import { manifestDisplayName, STDIN_PATH, type ManifestStream, type ResolvedManifestOptions } from './options.js';
+import type { ManifestProblem, ManifestWarning, Rule } from './types.js';
 
-/** What a reader yields: a validated rule or a problem, in file order. */
-export type ManifestItem = { rule: Rule } | { problem: ManifestProblem };
+/** What a reader yields, in file order: a validated rule, a problem, or a warning. */
+export type ManifestItem = { rule: Rule } | { problem: ManifestProblem } | { warning: ManifestWarning };
 
-function cannotRead(file: string, error: unknown): UsageError {
+/** A rule or a problem: what readRules yields (warnings go to its onWarning option). */
+export type RuleOrProblem = { rule: Rule } | { problem: ManifestProblem };
+
+function cannotRead(name: string, error: unknown): UsageError {
   const reason = fileErrorReason(error);
-  return new UsageError(`cannot read manifest ${file}: ${reason}`, { cause: error });
+  return new UsageError(`cannot read manifest ${name}: ${reason}`, { cause: error });
 }
 
 /** Fail early, as a usage error, when the manifest is missing or not a regular file. */
@@ -17,27 +22,41 @@ async function assertFile(file: string): Promise<void> {
   try {
     info = await stat(file);
   } catch (error) {
-    throw cannotRead(file, error);
+    throw cannotRead(manifestDisplayName(file), error);
   }
-  if (info.isDirectory()) throw cannotRead(file, Object.assign(new Error('directory'), { code: 'EISDIR' }));
+  if (info.isDirectory()) {
+    throw cannotRead(manifestDisplayName(file), Object.assign(new Error('directory'), { code: 'EISDIR' }));
+  }
 }
 
-/** The whole file as text, without a UTF-8 BOM. */
-export async function readManifestText(file: string): Promise<string> {
-  await assertFile(file);
-  let text: string;
+/** An open manifest: its bytes, and its name as messages show it (`<stdin>` for `-`). */
+export interface ManifestInput {
+  name: string;
+  bytes: ManifestStream;
+  /** Releases the file (standard input is left open: it is not ours). */
+  close(): void;
+}
+
+/** Read errors in the middle of the file become usage errors naming it. */
+async function* guarded(name: string, stream: ManifestStream): ManifestStream {
   try {
-    text = await readFile(file, 'utf8');
+    yield* stream;
   } catch (error) {
-    throw cannotRead(file, error);
+    throw error instanceof UsageError ? error : cannotRead(name, error);
   }
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** A byte stream of the file (opened after checking it exists, so the common errors are usage errors). */
-export async function openManifestStream(file: string, encoding?: BufferEncoding): Promise<ReadStream> {
+/**
+ * Opens the manifest (after checking that it exists, so the common errors are usage errors), or
+ * standard input for `-` (`opts.stdin` when given, for tests).
+ */
+export async function openManifestInput(file: string, opts: Pick<ResolvedManifestOptions, 'stdin'>): Promise<ManifestInput> {
+  const name = manifestDisplayName(file);
+  if (file === STDIN_PATH) {
+    return { name, bytes: guarded(name, opts.stdin ?? process.stdin), close: () => undefined };
+  }
   await assertFile(file);
-  const stream = createReadStream(file, encoding ? { encoding } : {});
+  const stream: ReadStream = createReadStream(file);
   await new Promise<void>((resolve, reject) => {
     const onOpen = (): void => {
       stream.off('error', onError);
@@ -45,10 +64,23 @@ export async function openManifestStream(file: string, encoding?: BufferEncoding
     };
     const onError = (error: Error): void => {
       stream.off('open', onOpen);
-      reject(cannotRead(file, error));
+      reject(cannotRead(name, error));
     };
     stream.once('open', onOpen);
     stream.once('error', onError);
   });
-  return stream;
+  return { name, bytes: guarded(name, stream), close: () => stream.destroy() };
+}
+
+/** The whole manifest as text (BOM removed), with the lines that are not valid in its encoding. */
+export async function readManifestText(
+  file: string,
+  opts: Pick<ResolvedManifestOptions, 'stdin' | 'codec'>,
+): Promise<{ name: string; text: string; badLines: Array<{ line: number; message: string }> }> {
+  const input = await openManifestInput(file, opts);
+  try {
+    return { name: input.name, ...(await decodeWhole(input.bytes, opts.codec)) };
+  } finally {
+    input.close();
+  }
 }

@@ -1,8 +1,19 @@
-/** Tag normalisation (design.md §2): trim, drop empties, drop duplicates (case-sensitive), keep order. */
+// Pure ASCII needs no Unicode normalisation: the common case stays a regex test and a trim.
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** One tag in its normal form: Unicode NFC, then trimmed (design.md §2). May be ''. */
+export function normalizeTag(raw: string): string {
+  return (NON_ASCII.test(raw) ? raw.normalize('NFC') : raw).trim();
+}
+
+/**
+ * Tag normalisation (design.md §2): NFC, trim, drop empties, drop duplicates (case-sensitive),
+ * keep order.
+ */
 export function normalizeTags(tags: Iterable<string>): string[] {
   const seen = new Set<string>();
   for (const raw of tags) {
-    const tag = raw.trim();
+    const tag = normalizeTag(raw);
     if (tag !== '') seen.add(tag);
   }
   return [...seen];

@@ -1,19 +1,39 @@
 /**
- * The simulator's image library: O(1) lookup by id, and per owner an array of ids in listing
- * order so a page is a slice. Tag arrays are owned by the library and never handed out
- * (callers get copies), so a page can serialise them without copying.
+ * The simulator's image library: O(1) lookup by id, and per owner an array of ids in insertion
+ * order (the `id` listing order) so a page is a slice. Tag arrays are owned by the library and
+ * never handed out (callers get copies), so a page can serialise them without copying.
+ *
+ * For the `modified-*` listing orders each owner also gets a `ModifiedOrder` (built on first use,
+ * then kept up to date): every modification moves the image to its end in O(log n), and the
+ * k-th image of the order is found in O(log n), so a page costs O(page size · log n).
  */
-import type { SimImage, SimLibrary, SimOwner } from './types.js';
+import { ModifiedOrder } from './modified-order.js';
+import type { ListOrder, SimImage, SimLibrary, SimOwner } from './types.js';
 
 interface Entry {
   owner: string;
   tags: string[];
+  /** Modification counter: increases with every add and every modification, library-wide. */
+  modified: number;
+  /** Position in the owner's `ModifiedOrder` (maintained by it; -1 when it has none). */
+  slot: number;
 }
 
 interface OwnerState {
   record: SimOwner;
   ids: string[];
+  /** Built by the first `modified-*` listing, then maintained. */
+  byModified?: ModifiedOrder;
 }
+
+/** Random access to one owner's listing in some order, valid until the library changes. */
+export interface ListingView {
+  readonly length: number;
+  /** Id at 0-based position `i` (0 ≤ i < length). */
+  at(i: number): string;
+}
+
+const EMPTY_VIEW: ListingView = { length: 0, at: () => { throw new RangeError('empty listing'); } };
 
 /** A stable, fake 12-hex-digit bucket id derived from the owner name (FNV-1a). */
 export function bucketIdFor(name: string): string {
@@ -38,6 +58,9 @@ export class Library implements SimLibrary {
   private readonly images = new Map<string, Entry>();
   private readonly owners = new Map<string, OwnerState>();
   private readonly keyOwner = new Map<string, string>();
+  private clock = 0;
+  /** The order `GET /get/` and `ids()` use; the simulator sets it from its options. */
+  listOrder: ListOrder = 'id';
 
   get size(): number {
     return this.images.size;
@@ -91,12 +114,21 @@ export class Library implements SimLibrary {
     const entry = this.images.get(id);
     if (!entry) throw new Error(`no image ${JSON.stringify(id)} in the simulator library`);
     entry.tags = checkTags(tags);
+    this.touch(id, entry);
   }
 
-  /** Replace tags with an array the caller hands over (already validated, not copied). */
+  /** Replace tags with an array the caller hands over (already validated, not copied); a modification. */
   replaceTags(id: string, tags: string[]): void {
     const entry = this.images.get(id);
-    if (entry) entry.tags = tags;
+    if (!entry) return;
+    entry.tags = tags;
+    this.touch(id, entry);
+  }
+
+  /** Record a modification: a new counter value, and the end of the owner's modified order. */
+  private touch(id: string, entry: Entry): void {
+    entry.modified = ++this.clock;
+    this.owners.get(entry.owner)!.byModified?.touch(id, entry);
   }
 
   add(image: SimImage): void {
@@ -104,23 +136,29 @@ export class Library implements SimLibrary {
     if (this.images.has(image.id)) throw new Error(`duplicate image id ${JSON.stringify(image.id)}`);
     const state = this.owners.get(image.owner);
     if (!state) throw new Error(`unknown owner ${JSON.stringify(image.owner)}`);
-    this.images.set(image.id, { owner: image.owner, tags: checkTags(image.tags) });
-    state.ids.push(image.id);
+    this.insert(image.id, state, checkTags(image.tags));
   }
 
   /** Fast path for seeding: no checks, takes ownership of `tags`. */
   addUnchecked(id: string, owner: string, tags: string[]): void {
-    this.images.set(id, { owner, tags });
-    this.owners.get(owner)!.ids.push(id);
+    this.insert(id, this.owners.get(owner)!, tags);
+  }
+
+  private insert(id: string, state: OwnerState, tags: string[]): void {
+    const entry: Entry = { owner: state.record.name, tags, modified: ++this.clock, slot: -1 };
+    this.images.set(id, entry);
+    state.ids.push(id);
+    state.byModified?.append(id, entry);
   }
 
   remove(id: string): boolean {
     const entry = this.images.get(id);
     if (!entry) return false;
     this.images.delete(id);
-    const ids = this.owners.get(entry.owner)!.ids;
-    const at = ids.indexOf(id);
-    if (at >= 0) ids.splice(at, 1);
+    const state = this.owners.get(entry.owner)!;
+    const at = state.ids.indexOf(id);
+    if (at >= 0) state.ids.splice(at, 1);
+    state.byModified?.remove(entry);
     return true;
   }
 
@@ -128,8 +166,13 @@ export class Library implements SimLibrary {
     return this.images.has(id);
   }
 
-  ids(owner: string): string[] {
-    return [...(this.owners.get(owner)?.ids ?? [])];
+  ids(owner: string, order: ListOrder = this.listOrder): string[] {
+    const state = this.owners.get(owner);
+    if (!state) return [];
+    if (order === 'id') return [...state.ids];
+    const out: string[] = [];
+    this.modifiedOrder(state).forEach((id) => out.push(id), order === 'modified-desc');
+    return out;
   }
 
   /** Number of images an owner has. */
@@ -137,9 +180,49 @@ export class Library implements SimLibrary {
     return this.owners.get(owner)?.ids.length ?? 0;
   }
 
-  /** The owner's ids in listing order (the live array: do not mutate). */
-  listing(owner: string): readonly string[] {
-    return this.owners.get(owner)?.ids ?? [];
+  /**
+   * The owner's listing in `order`, as a random-access view: O(1) per position for `id`,
+   * O(log n) for the `modified-*` orders. Valid until the library next changes.
+   */
+  listing(owner: string, order: ListOrder = this.listOrder): ListingView {
+    const state = this.owners.get(owner);
+    if (!state) return EMPTY_VIEW;
+    if (order === 'id') {
+      const ids = state.ids;
+      return { length: ids.length, at: (i) => ids[i]! };
+    }
+    const byModified = this.modifiedOrder(state);
+    const n = byModified.size;
+    return order === 'modified-asc'
+      ? { length: n, at: (i) => byModified.at(i) }
+      : { length: n, at: (i) => byModified.at(n - 1 - i) };
+  }
+
+  /** The owner's ids in `order`, whole (O(n)); for filters that must look at every image. */
+  forEachListed(owner: string, order: ListOrder, fn: (id: string) => void): void {
+    const state = this.owners.get(owner);
+    if (!state) return;
+    if (order === 'id') state.ids.forEach((id) => fn(id));
+    else this.modifiedOrder(state).forEach(fn, order === 'modified-desc');
+  }
+
+  /** Build the modified order of every owner now (so the first listing request does not pay for it). */
+  prepareModifiedOrders(): void {
+    for (const state of this.owners.values()) this.modifiedOrder(state);
+  }
+
+  private modifiedOrder(state: OwnerState): ModifiedOrder {
+    if (!state.byModified) {
+      // Insertion order is modification order until something is modified (O(n)); after that,
+      // a sort by the modification counter, O(n log n), once per owner.
+      const entryOf = (id: string): Entry => this.images.get(id)!;
+      let ids: readonly string[] = state.ids;
+      let sorted = true;
+      for (let i = 1; i < ids.length && sorted; i++) sorted = entryOf(ids[i - 1]!).modified < entryOf(ids[i]!).modified;
+      if (!sorted) ids = [...ids].sort((a, b) => entryOf(a).modified - entryOf(b).modified);
+      state.byModified = ModifiedOrder.from(ids, entryOf);
+    }
+    return state.byModified;
   }
 
   dump(): Record<string, { owner: string; tags: string[] }> {

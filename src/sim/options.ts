@@ -3,7 +3,7 @@
  */
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
-import { LIST_SHAPES, type ListShape, type SimOptions } from './types.js';
+import { LIST_ORDERS, LIST_SHAPES, PAST_END_MODES, type ListOrder, type ListShape, type PastEnd, type SimOptions } from './types.js';
 
 export interface ResolvedSimOptions {
   host: string;
@@ -17,6 +17,9 @@ export interface ResolvedSimOptions {
   rateLimitHeaders: boolean;
   listShape: ListShape;
   maxPageSize: number;
+  listOrder: ListOrder;
+  pageOverlap: number;
+  pastEnd: PastEnd;
   error5xxRate: number;
   faultAfterApplyRate: number;
   dropRate: number;
@@ -31,6 +34,9 @@ export const SIM_DEFAULTS = {
   port: 0,
   listShape: 'object' as ListShape,
   maxPageSize: 100,
+  listOrder: 'id' as ListOrder,
+  pageOverlap: 0,
+  pastEnd: 'empty' as PastEnd,
   seed: 1,
 } as const;
 
@@ -73,6 +79,16 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
   if (!LIST_SHAPES.includes(listShape)) {
     problems.push(`listShape: expected one of ${LIST_SHAPES.join(', ')}, got ${JSON.stringify(listShape)}`);
   }
+  const listOrder = opts.listOrder ?? SIM_DEFAULTS.listOrder;
+  if (!LIST_ORDERS.includes(listOrder)) {
+    problems.push(`listOrder: expected one of ${LIST_ORDERS.join(', ')}, got ${JSON.stringify(listOrder)}`);
+  }
+  const pageOverlap = num('pageOverlap', opts.pageOverlap, SIM_DEFAULTS.pageOverlap, (n) => Number.isInteger(n) && n >= 0, 'a whole number of records ≥ 0');
+  // A JavaScript caller may well write the status as a number.
+  const pastEnd = ((opts.pastEnd as unknown) === 404 ? '404' : opts.pastEnd) ?? SIM_DEFAULTS.pastEnd;
+  if (!PAST_END_MODES.includes(pastEnd)) {
+    problems.push(`pastEnd: expected one of ${PAST_END_MODES.join(', ')}, got ${JSON.stringify(pastEnd)}`);
+  }
   if (opts.seedFile !== undefined && (typeof opts.seedFile !== 'string' || opts.seedFile === '')) {
     problems.push(`seedFile: expected a file path, got ${JSON.stringify(opts.seedFile)}`);
   }
@@ -95,6 +111,9 @@ export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
     rateLimitHeaders: opts.rateLimitHeaders ?? false,
     listShape,
     maxPageSize,
+    listOrder,
+    pageOverlap,
+    pastEnd,
     error5xxRate: probability('error5xxRate'),
     faultAfterApplyRate: probability('faultAfterApplyRate'),
     dropRate: probability('dropRate'),

@@ -6,6 +6,11 @@
  * Order of decisions for an API request: stats → auth (401) → rate limit (429) → injected
  * fault (drop / 503 / 500) → routing and the request itself. Every answer, errors included,
  * waits `latencyMs + U(0, jitterMs)` first. `/_sim/*` control routes skip all of that.
+ *
+ * Listings that misbehave as real ones do: `listOrder` (by last modification, re-evaluated for
+ * every page request, so page-number paging while writing skips and repeats images),
+ * `pageOverlap` (pages after the first start N records early; `total` stays true) and
+ * `pastEnd: '404'` (a page after the last one is a 404 rather than an empty page).
  */
 import { createServer, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +54,8 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (err instanceof SeedError) throw new UsageError(`simulator seed: ${err.message}`, { cause: err });
     throw err;
   }
+  library.listOrder = o.listOrder;
+  if (o.listOrder !== 'id') library.prepareModifiedOrders();
   const handler = new Handler(o, library);
   const server = createServer((req, res) => handler.handle(req, res));
   server.keepAliveTimeout = 65_000;
@@ -201,25 +208,37 @@ class Handler {
       return;
     }
     const pageSize = Math.min(asked, this.o.maxPageSize);
-    let ids = this.library.listing(owner);
+    const order = this.o.listOrder;
+    let listing = this.library.listing(owner, order);
     // Optional `tags` filter (the docs' example): images carrying every listed tag. O(n), rarely used.
     const filter = (params.get('tags') ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
     if (filter.length > 0) {
-      ids = ids.filter((id) => {
+      const kept: string[] = [];
+      this.library.forEachListed(owner, order, (id) => {
         const tags = this.library.entry(id)!.tags;
-        return filter.every((t) => tags.includes(t));
+        if (filter.every((t) => tags.includes(t))) kept.push(id);
       });
+      listing = { length: kept.length, at: (i) => kept[i]! };
     }
-    const start = (page - 1) * pageSize;
+    const total = listing.length;
+    // Page p covers positions (p-1)·size … p·size-1; with an overlap, pages after the first start
+    // `pageOverlap` positions early. A page whose own start is past the end is past the end.
+    const nominalStart = (page - 1) * pageSize;
+    if (page > 1 && nominalStart >= total && this.o.pastEnd === '404') {
+      this.answer(res, delay, 404, { error: 'Not found' }, headers);
+      return;
+    }
+    const start = page > 1 && nominalStart < total ? Math.max(0, nominalStart - this.o.pageOverlap) : nominalStart;
+    const end = Math.min(total, nominalStart + pageSize);
     const records: PageRecord[] = [];
-    for (let i = start; i < ids.length && i < start + pageSize; i++) {
-      const id = ids[i]!;
+    for (let i = start; i < end; i++) {
+      const id = listing.at(i);
       records.push({ id, tags: this.library.entry(id)!.tags });
     }
     const body = renderPage(this.o.listShape, records, {
       page,
       pageSize,
-      total: ids.length,
+      total,
       bucketId: this.library.owner(owner)!.bucket_id,
     });
     this.answer(res, delay, 200, body, headers);

@@ -8,6 +8,24 @@ export type ListShape = 'object' | 'array' | 'images' | 'items-nometa';
 
 export const LIST_SHAPES: readonly ListShape[] = ['object', 'array', 'images', 'items-nometa'];
 
+/**
+ * The order of `GET /get/` (design.md §3 "A listing that moves"):
+ * - `id`: seed/insertion order (by id for the bundled fixtures and generated images); never moves;
+ * - `modified-asc`: by last modification, oldest first: every applied update (and `setTags`, `add`)
+ *   moves the image to the end, as a real "order by updated_at" would. Seeded images count as
+ *   modified in seed order, so before any write this is the same as `id`;
+ * - `modified-desc`: most recently modified first (before any write: reverse seed order).
+ * The order is evaluated per request: page N is cut from the order at the time it is asked for.
+ */
+export type ListOrder = 'id' | 'modified-asc' | 'modified-desc';
+
+export const LIST_ORDERS: readonly ListOrder[] = ['id', 'modified-asc', 'modified-desc'];
+
+/** How `GET /get/` answers a page after the last one: an empty page (200) or a 404. */
+export type PastEnd = 'empty' | '404';
+
+export const PAST_END_MODES: readonly PastEnd[] = ['empty', '404'];
+
 export interface SimOptions {
   /** Loopback address to bind (127.0.0.1, ::1 or localhost). Default 127.0.0.1; anything else is refused. */
   host?: string;
@@ -29,6 +47,16 @@ export interface SimOptions {
   listShape?: ListShape;
   /** Largest page served; a larger page_size is capped silently. Default 100. */
   maxPageSize?: number;
+  /** Order of `GET /get/`; see `ListOrder`. Default 'id'. */
+  listOrder?: ListOrder;
+  /**
+   * Pages after the first start this many records early (page p > 1 holds positions
+   * `(p-1)·size − N … p·size − 1`), so consecutive pages share N records, while `total`,
+   * `total_pages` and `has_more` stay true. A page past the end is still past the end. Default 0.
+   */
+  pageOverlap?: number;
+  /** A page after the first that starts past the last image: 'empty' (200, no records, default) or '404'. */
+  pastEnd?: PastEnd;
   /** Probability (0..1) of answering 500 without applying anything. */
   error5xxRate?: number;
   /** Probability (0..1) that an update is applied and then answered 500. */
@@ -93,14 +121,17 @@ export interface SimLibrary {
   readonly size: number;
   /** A copy of the image, or undefined. */
   get(id: string): SimImage | undefined;
-  /** Replace an image's tags as someone else would (not counted in stats). Throws on an unknown id. */
+  /**
+   * Replace an image's tags as someone else would (not counted in stats); a modification, so under a
+   * `modified-*` order the image moves like after `POST /update/`. Throws on an unknown id.
+   */
   setTags(id: string, tags: readonly string[]): void;
-  /** Add an image at the end of its owner's listing. Throws on a duplicate id or unknown owner. */
+  /** Add an image at the end of its owner's listing (the start under `modified-desc`). Throws on a duplicate id or unknown owner. */
   add(image: SimImage): void;
   /** Remove an image (as if deleted). Returns whether it existed. */
   remove(id: string): boolean;
-  /** The owner's image ids in listing order (a copy). */
-  ids(owner: string): string[];
+  /** The owner's image ids in the order `GET /get/` lists them now (the simulator's `listOrder` unless `order` is given; a copy). */
+  ids(owner: string, order?: ListOrder): string[];
   /** Owner name for an API key, or undefined. */
   ownerOfKey(key: string): string | undefined;
   /** Owner record, or undefined. */
