@@ -11,6 +11,7 @@ import { parseBudget, parseRate, positiveInt, seconds } from './commands/options
 import { ExitCode, ExitError, signalExitCode, UsageError, type StopSignal } from './errors.js';
 import { DEFAULT_RETRY_OPTIONS } from './runner/retry-policy.js';
 import { registeredSecrets, registerSecret, scrubSecrets } from './secrets.js';
+import { guardClosedPipe, isClosedPipeError } from './report/streams.js';
 import type { ManifestFormat } from './manifest/index.js';
 import { parseDelimiter } from './manifest/options.js';
 
@@ -177,16 +178,24 @@ function writeFromArgv(argv: Parsed, dryRun: boolean) {
   };
 }
 
+/** yargs reads a lone `-` positional as ''; `-` means standard input (design.md §2). */
+function manifestPath(argv: Parsed): string {
+  const given = String(argv.manifest);
+  return given === '' && rawArgs.includes('-') ? '-' : given;
+}
+let rawArgs: readonly string[] = [];
+
 function runFromArgv(argv: Parsed, dryRun: boolean) {
   return {
     ...writeFromArgv(argv, dryRun),
     ...manifestFromArgv(argv),
-    manifest: String(argv.manifest),
+    manifest: manifestPath(argv),
     skipInvalid: Boolean(argv.skipInvalid),
   };
 }
 
 export function buildParser(argv: string[], select: (command: Command) => void) {
+  rawArgs = argv;
   return yargs(argv)
     .scriptName('retag')
     .usage('$0 <command> [options]\n\nChange the tags of many reimage.dev images at once, safely and as fast as the rate limit allows.')
@@ -353,7 +362,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
           .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (- for stdin)', demandOption: true })
           .example('$0 validate tags.csv', 'list every problem with its line, exit 2 if any'),
       (argv) => {
-        const options = { ...manifestFromArgv(argv as Parsed), manifest: String(argv.manifest), read: argv.read !== false };
+        const options = { ...manifestFromArgv(argv as Parsed), manifest: manifestPath(argv as Parsed), read: argv.read !== false };
         select(async (io) => (await import('./commands/validate.js')).validateCommand(options, io));
       },
     )
@@ -480,27 +489,11 @@ function knownSecrets(args: string[]): string[] {
   return registeredSecrets();
 }
 
-/**
- * A reader that closes stdout or stderr early (`retag … | head`) is not a failure of the run:
- * EPIPE is swallowed and later output dropped, so the exit code stays the run's own.
- */
-function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
-    throw error;
-  });
-}
-
-function isClosedPipe(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
-}
-
 async function main(): Promise<number> {
   const args = hideBin(process.argv);
   knownSecrets(args);
-  quietOnClosedPipe(process.stdout);
-  quietOnClosedPipe(process.stderr);
+  guardClosedPipe(process.stdout);
+  guardClosedPipe(process.stderr);
   const listeners = new Set<(signal: StopSignal) => void>();
   let interrupted = false;
   const onSignal = (signal: StopSignal) => {
@@ -518,7 +511,7 @@ async function main(): Promise<number> {
   // A crash outside the command's own try (a stray rejection, a throw in a callback) still goes
   // through the scrubber: the key must not reach crash output either. Resumable, so exit 3.
   const crash = (error: unknown) => {
-    if (isClosedPipe(error)) return; // a reader went away: not a crash of the run
+    if (isClosedPipeError(error)) return; // a reader went away: not a crash of the run
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
     writeErr(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrubSecrets(text, knownSecrets(args))}\n`);
     process.exit(ExitCode.aborted);
@@ -550,7 +543,6 @@ async function main(): Promise<number> {
       }
       return error.exitCode;
     }
-    if (isClosedPipe(error)) return ExitCode.ok;
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
     writeErr(`retag: unexpected error (the run directory, if any, can be resumed):\n${scrubSecrets(text, secrets)}\n`);
     return ExitCode.aborted;

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { ExitCode, ExitError, signalExitCode, type StopSignal } from '../errors.js';
 import { normalizeTags } from '../plan/normalize.js';
 import { writeNdjson } from '../report/run-dir.js';
+import { readerGone } from '../report/streams.js';
 import { RunAbort } from '../runner/abort.js';
 import { scanLibrary } from '../runner/scan.js';
 import { openApiSession, type ApiOptions, type CommandIO } from './common.js';
@@ -57,7 +58,9 @@ export async function exportCommand(options: ExportCommandOptions, io: CommandIO
       await writeNdjson(options.out, lines());
     } else {
       for await (const line of lines()) {
-        if (!io.stdout.write(`${JSON.stringify(line)}\n`)) await once(io.stdout, 'drain');
+        // Nobody reads any more (`retag export | head -1`): stop paging, quietly.
+        if (readerGone(io.stdout)) break;
+        if (!io.stdout.write(`${JSON.stringify(line)}\n`) && !readerGone(io.stdout)) await once(io.stdout, 'drain');
       }
     }
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);

@@ -71,6 +71,11 @@ function removeTags(op: Merge, tags: string[]): Merge {
   return { ...op, add: op.add.filter((t) => !removing.has(t)), remove: normalizeTags([...op.remove, ...tags]) };
 }
 
+/** Set a key as an own, enumerable property, even `__proto__` (rename maps come from user JSON). */
+function put(map: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** `first` then `second` as one map (tags pass through both); identities dropped; undefined if empty. */
 function composeRenames(
   first: Readonly<Record<string, string>> | undefined,
@@ -81,12 +86,12 @@ function composeRenames(
   if (first) {
     for (const [k, v] of Object.entries(first)) {
       const to = has(second, v) ? second[v]! : v;
-      if (to !== k) out[k] = to;
+      if (to !== k) put(out, k, to);
     }
   }
   for (const [k, v] of Object.entries(second)) {
     if (first && has(first, k)) continue;
-    if (v !== k) out[k] = v;
+    if (v !== k) put(out, k, v);
   }
   return Object.keys(out).length > 0 ? sortedRename(out) : undefined;
 }
@@ -94,7 +99,7 @@ function composeRenames(
 /** Keys in a stable order, so the same operation always serialises the same way (resume compares it). */
 function sortedRename(map: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(map).sort()) out[k] = map[k]!;
+  for (const k of Object.keys(map).sort()) put(out, k, map[k]!);
   return out;
 }
 
@@ -134,7 +139,7 @@ export function ruleStep(rule: RuleOps): Step {
   let step: Step = EMPTY_MERGE;
   if (rule.clear) step = { kind: 'set', tags: [] };
   if (rule.set) step = { kind: 'set', tags: normalizeTags(rule.set) };
-  const rename = rule.rename && Object.keys(rule.rename).length > 0 ? sortedRename({ ...rule.rename }) : undefined;
+  const rename = rule.rename && Object.keys(rule.rename).length > 0 ? sortedRename(rule.rename) : undefined;
   if (rename) step = step.kind === 'set' ? { kind: 'set', tags: renameTags(step.tags, rename) } : withRename(step, rename);
   if (rule.add && rule.add.length > 0) {
     const add = normalizeTags(rule.add);
