@@ -386,6 +386,12 @@ describe('standard input (-)', () => {
     expect(() => assertNoProblems('-', loaded.problems)).toThrow(/^<stdin>: 1 problem in the manifest:\n {2}<stdin>: manifest is empty$/);
   });
 
+  it('an empty path is an error, never standard input by accident', async () => {
+    await expect(readAll('', { format: 'csv', stdin: stdin('id,tags\nimg-1,a\n') })).rejects.toThrow(
+      'the manifest path is empty (to read standard input, pass -)',
+    );
+  });
+
   it('a file named "-" in a directory is a file, not standard input', async () => {
     const file = join(dir, '-');
     await writeFile(file, '{"id":"img-1","add":["a"]}\n');
