@@ -225,7 +225,7 @@ describe('formatProblem and assertNoProblems', () => {
   it('caps the message at 50 problems and counts the rest, including those not kept', () => {
     const many = Array.from({ length: 1000 }, (_, i) => problem(i + 2));
     expect(() => assertNoProblems('m.csv', many, 5000)).toThrow(/^m\.csv: 5000 problems in the manifest:\n/);
-    // Not a try/catch: a test whose assertions sit only in a catch passes when nothing throws.
+    // The assertions sit after the catch, not in it: in it, the test would pass when nothing throws.
     let error: unknown;
     try {
       assertNoProblems('m.csv', many, 5000);

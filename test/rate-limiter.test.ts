@@ -57,14 +57,39 @@ describe('RateLimiter', () => {
     expect(Math.min(...times.slice(1))).toBeGreaterThanOrEqual(pausedAt + 2000);
   });
 
-  it('setRate changes the spacing from then on', async () => {
+  /** Gaps between consecutive admissions, after the first `burst` (admitted back to back). */
+  function steadyGaps(times: number[], burst: number): number[] {
+    return times.slice(burst).map((t, i) => t - times[i + burst - 1]!);
+  }
+
+  it.each([
+    // [from, to]: burst is a tenth of a second's worth, so 10/s → 1, 50/s → 5, 5/s → 1.
+    [10, 50],
+    [50, 5],
+  ])('setRate changes the spacing from then on (%i/s → %i/s)', async (from, to) => {
     const clock = new FakeClock();
-    const limiter = new RateLimiter(1, { clock });
-    limiter.setRate(100);
-    const times = admitTimes(limiter, clock, 50);
-    await clock.advance(600);
-    expect(times.length).toBe(50);
-    expect(limiter.rate).toBe(100);
+    const limiter = new RateLimiter(from, { clock });
+    const burstOf = (rate: number) => Math.max(1, Math.floor(rate / 10));
+
+    const before = admitTimes(limiter, clock, 12);
+    await flush();
+    expect(before.length).toBe(burstOf(from));
+    await clock.advance(12 * (1000 / from) + 100);
+    expect(before.length).toBe(12);
+    for (const gap of steadyGaps(before, burstOf(from))) expect(gap).toBeCloseTo(1000 / from, 0);
+
+    limiter.setRate(to);
+    expect(limiter.rate).toBe(to);
+    // Let the schedule go idle, so the new burst starts from a clean slate.
+    await clock.advance(1000);
+    const after = admitTimes(limiter, clock, 12);
+    await flush();
+    expect(after.length).toBe(burstOf(to)); // the new burst, admitted at once
+    await clock.advance(12 * (1000 / to) + 100);
+    expect(after.length).toBe(12);
+    const gaps = steadyGaps(after, burstOf(to));
+    expect(gaps.length).toBe(12 - burstOf(to));
+    for (const gap of gaps) expect(gap).toBeCloseTo(1000 / to, 0);
   });
 
   it('rejects a rate that is not a positive number', () => {

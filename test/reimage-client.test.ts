@@ -424,13 +424,19 @@ describe('constructor checks', () => {
     expect(make).toThrow(message);
   });
 
-  test('a key with a newline is not echoed', () => {
+  test('a key with a newline is refused and not echoed', () => {
+    const make = () => new ReimageClient({ baseUrl: 'https://api.reimage.dev', apiKey: `${KEY}\n`, concurrency: 1, timeoutMs: 1000 });
+    // Outside any try: if the constructor accepted the key, this is what fails the test.
+    expect(make).toThrow(UsageError);
+    let err: unknown;
     try {
-      new ReimageClient({ baseUrl: 'https://api.reimage.dev', apiKey: `${KEY}\n`, concurrency: 1, timeoutMs: 1000 });
-      throw new Error('no throw');
-    } catch (err) {
-      expectNoKey(err);
+      make();
+    } catch (e) {
+      err = e;
     }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(/whitespace or control/);
+    expectNoKey(err);
   });
 });
 

@@ -123,15 +123,19 @@ describe('parseListPage: garbage → ListShapeError with an excerpt', () => {
 
   test('the excerpt is the first 2 KB of the body', () => {
     const big = { nothing: 'x'.repeat(10_000) };
+    expect(() => parseListPage(big)).toThrow(ListShapeError);
+    let caught: unknown;
     try {
       parseListPage(big);
-      throw new Error('no throw');
     } catch (err) {
-      const e = err as ListShapeError;
-      expect(e.excerpt.length).toBe(2048);
-      expect(e.excerpt.startsWith('{"nothing":"xxx')).toBe(true);
-      expect(JSON.stringify(e)).not.toContain('xxxxxxxxxx');
+      caught = err;
     }
+    // Checked outside the catch, so a parse that does not throw fails here.
+    expect(caught).toBeInstanceOf(ListShapeError);
+    const e = caught as ListShapeError;
+    expect(e.excerpt.length).toBe(2048);
+    expect(e.excerpt.startsWith('{"nothing":"xxx')).toBe(true);
+    expect(JSON.stringify(e)).not.toContain('xxxxxxxxxx');
   });
 });
 

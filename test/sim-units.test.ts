@@ -89,12 +89,16 @@ describe('options', () => {
 
   test('every problem in one error', () => {
     expect(() => resolveSimOptions({ port: 70000, generate: -1, latencyMs: -5, seed: 1.5, keys: { '': 'x' } })).toThrow(UsageError);
+    let caught: unknown;
     try {
       resolveSimOptions({ port: 70000, generate: -1, latencyMs: -5, seed: 1.5, busyRate: Number.NaN });
     } catch (err) {
-      const msg = (err as Error).message;
-      for (const name of ['port', 'generate', 'latencyMs', 'seed', 'busyRate']) expect(msg).toContain(`${name}:`);
+      caught = err;
     }
+    // Outside the catch: options that are accepted (no throw) fail here instead of passing silently.
+    expect(caught).toBeInstanceOf(UsageError);
+    const msg = (caught as Error).message;
+    for (const name of ['port', 'generate', 'latencyMs', 'seed', 'busyRate']) expect(msg).toContain(`${name}:`);
   });
 });
 

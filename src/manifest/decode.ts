@@ -281,16 +281,44 @@ export async function* decodeManifest(
     }
   };
 
+  // Chunks of a long line without a break are kept apart and joined once its break comes (or it
+  // grows too long), not copied again with every chunk.
+  const held: Buffer[] = [];
+  let heldBytes = 0;
+  const limit = maxLine ?? MAX_HELD_BYTES;
   for await (const raw of input) {
     const chunk = toBuffer(raw);
     if (chunk.length === 0) continue;
-    if (!started && carry === undefined && codec.name === 'utf-8' && chunk.length >= 2) {
+    if (!started && carry === undefined && held.length === 0 && codec.name === 'utf-8' && chunk.length >= 2) {
       if (chunk[0] === 0xff && chunk[1] === 0xfe) utf16Bom = 'utf-16le';
       else if (chunk[0] === 0xfe && chunk[1] === 0xff) utf16Bom = 'utf-16be';
     }
-    take(carry === undefined ? chunk : Buffer.concat([carry, chunk]));
+    if (carry !== undefined && unit === 1 && chunk.indexOf(10) < 0 && chunk.indexOf(13) < 0) {
+      if (held.length === 0) {
+        held.push(carry);
+        heldBytes = carry.length;
+      }
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes <= limit) continue;
+    }
+    let data: Buffer;
+    if (held.length > 0) {
+      if (held[held.length - 1] !== chunk) held.push(chunk);
+      data = Buffer.concat(held);
+      held.length = 0;
+      heldBytes = 0;
+    } else {
+      data = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
+    }
+    carry = undefined;
+    take(data);
     yield* pending;
     pending.length = 0;
+  }
+  if (held.length > 0) {
+    carry = Buffer.concat(held);
+    held.length = 0;
   }
   if (carry !== undefined && !skipping) emit(carry);
   carry = undefined;

@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.js';
 import { RuleSet } from '../plan/rule-set.js';
 import type { Target } from '../plan/types.js';
 import type { ManifestProblem, ManifestWarning, Rule } from './types.js';
@@ -17,6 +18,8 @@ export const EMPTY_MANIFEST = 'manifest is empty';
  * iteration. `-` reads standard input (`opts.stdin`, else process.stdin).
  */
 export async function* readManifestItems(file: string, opts: ManifestOptions = {}): AsyncGenerator<ManifestItem> {
+  // Never standard input by accident (an unset variable in a cron line): `-` says it.
+  if (file === '') throw new UsageError('the manifest path is empty (to read standard input, pass -)');
   const format = detectFormat(file, opts.format);
   const resolved = resolveManifestOptions(opts);
   const items =
