@@ -3,7 +3,9 @@
  * argv → typed options → command. The only place that turns errors into exit codes and that
  * calls process.exit (design.md §6, style.md §2).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandIO } from './commands/common.js';
@@ -16,6 +18,26 @@ import type { ManifestFormat } from './manifest/index.js';
 import { parseDelimiter } from './manifest/options.js';
 
 type Command = (io: CommandIO) => Promise<number>;
+
+/**
+ * retag's own version. yargs would guess from the package.json above its own node_modules, which
+ * is the host project's when retag is installed as a dependency. The file runs from src/ (tests)
+ * and dist/src/ (installed), so look up a few levels for the package named retag.
+ */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    try {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'retag' && pkg.version) return pkg.version;
+    } catch {
+      /* not ours */
+    }
+  }
+  return 'unknown';
+}
 
 const EPILOG = `Environment:
   REIMAGE_API_KEY    the API key (or --api-key-file); never logged
@@ -198,6 +220,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
   rawArgs = argv;
   return yargs(argv)
     .scriptName('retag')
+    .version(packageVersion())
     .usage('$0 <command> [options]\n\nChange the tags of many reimage.dev images at once, safely and as fast as the rate limit allows.')
     .command(
       'run <manifest>',

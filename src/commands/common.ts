@@ -20,6 +20,8 @@ export interface CommandIO {
   env: NodeJS.ProcessEnv;
   /** Register a callback for the first SIGHUP/SIGINT/SIGTERM; returns an unregister function. */
   onInterrupt(callback: (signal: StopSignal) => void): () => void;
+  /** Told the summary of every run that ends (the programmatic API returns it). */
+  onSummary?(summary: import('../report/run-dir.js').RunSummary): void;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.reimage.dev';

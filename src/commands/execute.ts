@@ -139,6 +139,7 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       stream: io.stderr,
       logger,
       ...(options.dryRun && spec.planHeader ? { plan: { dir: runDir, header: spec.planHeader } } : {}),
+      readOnly: options.dryRun,
     });
     const rec = recorder;
     logger.info(
@@ -236,12 +237,14 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       summary.verify = { checked: verified.checked, drifted: verified.drift.length, ...(verified.incomplete ? { incomplete: verified.incomplete } : {}) };
     }
     await writeSummary(runDir, summary, { redact });
+    io.onSummary?.(summary);
     logger.info(
       { command, summary: { counts, requests: summary.requests, exitCode, durationMs: summary.durationMs, ...(verified ? { drifted: verified.drift.length } : {}) } },
       'run finished',
     );
 
-    if (plan) io.stdout.write(`${renderPlan(plan, { rules })}\n`);
+    // A plan cut short (key rejected, server unreachable, interrupted) is not a plan: say why, once.
+    if (plan && !result.aborted && !interrupted) io.stdout.write(`${renderPlan(plan, { rules })}\n`);
     let text = formatRunSummary(summary, { resumeCommand: options.resumeCommand ?? spec.resumeCommand ?? `retag ${command} ${shellQuote(spec.input)}` });
     if (verified) {
       text +=

@@ -5,7 +5,8 @@ import { normalizeTags } from '../plan/normalize.js';
 import { writeNdjson } from '../report/run-dir.js';
 import { readerGone } from '../report/streams.js';
 import { RunAbort } from '../runner/abort.js';
-import { scanLibrary } from '../runner/scan.js';
+import { newPassStats, scanLibrary } from '../runner/scan.js';
+import { createScanProgress } from '../report/progress.js';
 import { openApiSession, type ApiOptions, type CommandIO } from './common.js';
 
 export interface ExportCommandOptions extends ApiOptions {
@@ -40,8 +41,11 @@ export async function exportCommand(options: ExportCommandOptions, io: CommandIO
   });
   let images = 0;
   const startedAt = Date.now();
+  const stats = newPassStats();
+  const progress = createScanProgress({ stream: io.stderr, logger });
   async function* lines(): AsyncGenerator<ExportLine> {
-    for await (const records of scanLibrary(client, executor, options.pageSize, logger)) {
+    for await (const records of scanLibrary(client, executor, options.pageSize, logger, stats)) {
+      progress.scan({ pages: stats.pages, images: stats.distinct });
       for (const record of records) {
         if (record.tags === null) {
           throw new RunAbort('list_shape', `the listing (GET /get/) returned ${record.id} without its tags: nothing to export`);
@@ -63,6 +67,7 @@ export async function exportCommand(options: ExportCommandOptions, io: CommandIO
         if (!io.stdout.write(`${JSON.stringify(line)}\n`) && !readerGone(io.stdout)) await once(io.stdout, 'drain');
       }
     }
+    progress.stop();
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
     logger.info({ images, out: options.out ?? '-', requests: { ...executor.counters } }, 'export finished');
     io.stderr.write(`retag export: ${images} images${options.out !== undefined ? ` written to ${options.out}` : ''} in ${seconds}s (${executor.counters.total} requests)\n`);
@@ -75,6 +80,7 @@ export async function exportCommand(options: ExportCommandOptions, io: CommandIO
     if (error instanceof RunAbort) throw new ExitError(ExitCode.aborted, `export failed: ${error.message}`);
     throw error;
   } finally {
+    progress.stop();
     unregister();
     await session.close();
   }

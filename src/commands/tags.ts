@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ExitCode, ExitError, signalExitCode, type StopSignal } from '../errors.js';
 import { suggestRenames, TagInventory, type TagCount } from '../plan/inventory.js';
-import { createProgress } from '../report/progress.js';
+import { createScanProgress } from '../report/progress.js';
 import { writeFileAtomic } from '../report/run-dir.js';
 import { RunAbort } from '../runner/abort.js';
 import { newPassStats, scanLibrary } from '../runner/scan.js';
@@ -41,14 +41,14 @@ export async function tagsCommand(options: TagsCommandOptions, io: CommandIO): P
   });
   const inventory = new TagInventory();
   const stats = newPassStats();
-  const progress = createProgress({ total: undefined, stream: io.stderr, logger });
+  const progress = createScanProgress({ stream: io.stderr, logger });
   try {
     for await (const records of scanLibrary(client, executor, options.pageSize, logger, stats)) {
       for (const r of records) {
         if (r.tags === null) throw new RunAbort('list_shape', `the listing (GET /get/) returned ${r.id} without its tags: cannot count them`);
         inventory.add(r.tags);
-        progress.tick('unchanged');
       }
+      progress.scan({ pages: stats.pages, images: stats.distinct });
     }
     progress.stop();
     if (interrupted) return signalExitCode(interrupted);

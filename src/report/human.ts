@@ -25,7 +25,11 @@ export function formatRunSummary(summary: RunSummary, options: { resumeCommand?:
     ...(counts.conflict > 0 ? [`${counts.conflict} in conflict`] : []),
     ...(counts.skipped > 0 ? [`${counts.skipped} skipped`] : []),
   ].join(', ');
-  lines.push(`retag ${summary.command}: ${plural(counts.total, 'item')}: ${outcome}`);
+  if (summary.wouldChange !== undefined && (summary.aborted || summary.exitCode >= 128)) {
+    lines.push(`retag ${summary.command}: stopped before the plan was complete; no plan to show`);
+  } else {
+    lines.push(`retag ${summary.command}: ${plural(counts.total, 'item')}: ${outcome}`);
+  }
 
   const reasons = Object.entries(summary.failuresByReason)
     .filter(([, n]) => n > 0)

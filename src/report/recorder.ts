@@ -16,6 +16,8 @@ export interface RecorderOptions {
   logger: ProgressLogger;
   /** Write plan.ndjson into this run directory (plan / dry run). */
   plan?: { dir: string; header: PlanHeader };
+  /** A plan only reads: its display stays on the scan (pages, images read, matched). */
+  readOnly?: boolean;
 }
 
 export class RunRecorder {
@@ -26,10 +28,11 @@ export class RunRecorder {
   readonly #planWriter: PlanWriter | undefined;
   readonly #progress: Progress;
   #scan = { pages: 0, images: 0 };
+  #matched = 0;
 
   constructor(options: RecorderOptions) {
     this.#planWriter = options.plan ? PlanWriter.open(options.plan.dir, options.plan.header) : undefined;
-    this.#progress = createProgress({ total: options.total, stream: options.stream, logger: options.logger });
+    this.#progress = createProgress({ total: options.total, stream: options.stream, logger: options.logger, mode: options.readOnly ? 'scan' : 'auto' });
   }
 
   decided(d: Decision): void {
@@ -55,8 +58,10 @@ export class RunRecorder {
     this.#progress.tick('skipped');
   }
 
-  scanned(progress: { pass: number; pages: number; images: number }): void {
+  scanned(progress: { pass: number; pages: number; images: number; items: number }): void {
     this.#scan = { pages: progress.pages, images: progress.images };
+    this.#matched += progress.items;
+    this.#progress.scan({ pages: progress.pages, images: progress.images, matched: this.#matched });
   }
 
   get scan(): { pages: number; images: number } {
