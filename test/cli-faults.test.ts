@@ -97,7 +97,9 @@ test('500s, 500-after-apply, dropped connections, 503 + Retry-After and jitter: 
     // Retries count against --rate too: the server never saw more than 100/s (plus the limiter's small burst).
     const seconds = (stats.lastRequestAt! - stats.firstRequestAt!) / 1000;
     expect(stats.requests).toBeLessThanOrEqual(100 * seconds + 10);
-    expect(stats.maxInFlight).toBeLessThanOrEqual(8);
+    // The server counts a connection it dropped as in flight until the socket's close event, which
+    // on a loaded machine can come after the client has already retried it: allow that one.
+    expect(stats.maxInFlight).toBeLessThanOrEqual(8 + 1);
   } finally {
     await sim.close();
   }
