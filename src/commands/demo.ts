@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadManifest } from '../manifest/index.js';
 import { sameTags } from '../plan/normalize.js';
-import { applyOp } from '../plan/resolve.js';
+import { decideImage } from '../plan/rule-set.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
 import type { CommandIO } from './common.js';
 
@@ -40,7 +40,8 @@ export async function demoCommand(io: CommandIO): Promise<number> {
     io.stdout.write(
       `Simulator on ${sim.url}: ${sim.library.size} images, limit 20 req/s (burst 10), ` +
         `5% 500s, 3% 500-after-apply, 2% dropped connections, 3% 503s, 15–40 ms latency\n` +
-        `Running: retag job jobs/demo-migration.json (rate 25/s: above the limit on purpose, so 429s are handled)\n\n`,
+        `Running: retag job jobs/demo-migration.json (rate 25/s: above the limit on purpose, so 429s are handled);\n` +
+        `its manifest ends with two library-wide cleanup rules (a rename and a strip over every image)\n\n`,
     );
     const before = sim.library.dump();
     const code = await runJob(sim, runDir, lockDir, io.env);
@@ -49,7 +50,7 @@ export async function demoCommand(io: CommandIO): Promise<number> {
     io.stdout.write(
       `\nServer side: ${stats.requests} requests, ${stats.rateLimited} answered 429, ` +
         `${stats.faults.error5xx + stats.faults.faultAfterApply + stats.faults.busy} 5xx faults, ${stats.faults.drop} dropped connections\n` +
-        `Verified: ${total - wrong} of ${total} images hold exactly the tags their rules compose to.\n` +
+        `Verified: ${total - wrong} of ${total} images hold exactly the tags the rules compose to (id rules and library-wide rules).\n` +
         `Run directory: ${runDir} (summary.json, journal.ndjson, failures.ndjson, undo.ndjson)\n`,
     );
     return code === 0 && wrong === 0 ? 0 : code || 1;
@@ -79,13 +80,17 @@ async function checkLibrary(
 ): Promise<{ wrong: number; total: number }> {
   const manifest = await loadManifest(manifestFile);
   let wrong = 0;
-  for (const { id, op } of manifest.targets) {
-    const expected = applyOp(before[id]?.tags ?? [], op);
+  let total = 0;
+  // The manifest mixes id rules and library-wide rules: every image of the account is checked.
+  for (const id of sim.library.ids('alice')) {
+    const tags = before[id]?.tags ?? [];
+    const expected = decideImage(manifest.rules, id, tags)?.after ?? tags;
     const actual = sim.library.get(id)?.tags ?? [];
+    total++;
     if (!sameTags(expected, actual)) {
       wrong++;
       io.stdout.write(`  MISMATCH ${id}: expected [${expected.join(', ')}], found [${actual.join(', ')}]\n`);
     }
   }
-  return { wrong, total: manifest.targets.length };
+  return { wrong, total };
 }

@@ -53,7 +53,12 @@ export function formatRunSummary(summary: RunSummary, options: { resumeCommand?:
     );
   }
   if (summary.scanned !== undefined) lines.push(`  scanned:   ${plural(summary.scanned, 'image')}`);
-  for (const r of summary.rules ?? []) if (r.matched === 0) lines.push(`  rule ${r.rule} matched no image`);
+  const rules = summary.rules ?? [];
+  if (rules.length > 0) {
+    const shown = rules.slice(0, 5).map((r) => `${r.rule} ${r.matched}`);
+    lines.push(`  rules:     images selected: ${shown.join(' · ')}${rules.length > 5 ? ` · …${rules.length - 5} more (summary.json)` : ''}`);
+  }
+  for (const r of rules) if (r.matched === 0) lines.push(`  rule ${r.rule} matched no image`);
   if (summary.scan && summary.scan.passes > 1) {
     lines.push(`  scan:      ${summary.scan.passes} passes over the listing (it moved while writing), ${summary.scan.listRequests} GET requests`);
   }
