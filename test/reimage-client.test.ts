@@ -516,3 +516,19 @@ describe('recording server', () => {
     await c.destroy();
   });
 });
+
+describe('loopback check (one for the client and the simulator)', () => {
+  test.each([
+    ['http://127.0.0.1:8787', true],
+    ['http://127.9.9.9', true],
+    ['http://localhost:1', true],
+    ['http://[::1]:8787', true],
+    ['http://[::ffff:127.0.0.1]:8787', true], // URL writes it ::ffff:7f00:1
+    ['http://[::ffff:10.0.0.1]:8787', false],
+    ['http://128.0.0.1', false],
+    ['http://example.com', false],
+  ])('%s → loopback %s (plain http allowed only on loopback)', (url, loopback) => {
+    if (loopback) expect(assertSafeBaseUrl(url).protocol).toBe('http:');
+    else expect(() => assertSafeBaseUrl(url)).toThrow(/refusing plain http/);
+  });
+});

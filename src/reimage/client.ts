@@ -24,6 +24,7 @@ import {
 } from './errors.js';
 import { parseListPage } from './list-parse.js';
 import type { ParsedListPage } from './list-parse.js';
+import { isLoopbackHost } from '../net.js';
 
 export interface ClientOptions {
   /** API base, e.g. https://api.reimage.dev (a path prefix is kept). Must pass assertSafeBaseUrl. */
@@ -57,12 +58,6 @@ export interface ListPage extends ParsedListPage {
   pageSize: number;
 }
 
-const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-
-function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase();
-  return h === 'localhost' || h === '[::1]' || LOOPBACK_V4.test(h);
-}
 
 /**
  * Refuse a base URL over which the API key would travel in clear text: only https://, or

@@ -1,7 +1,6 @@
 /**
  * Simulator options: defaults first, then every value checked, every problem reported at once.
  */
-import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { LIST_ORDERS, LIST_SHAPES, PAST_END_MODES, type ListOrder, type ListShape, type PastEnd, type SimOptions } from './types.js';
 
@@ -40,14 +39,8 @@ export const SIM_DEFAULTS = {
   seed: 1,
 } as const;
 
-/** True for 127.0.0.0/8, ::1 (and its v4-mapped forms) and "localhost". */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
-  return false;
-}
+export { isLoopbackHost } from '../net.js';
+import { isLoopbackHost } from '../net.js';
 
 /** Check and complete options; throws a UsageError listing every problem. */
 export function resolveSimOptions(opts: SimOptions): ResolvedSimOptions {
