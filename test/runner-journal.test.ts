@@ -13,7 +13,9 @@ import {
   JournalWriter,
   opKey,
   readJournal,
+  readDoneItems,
   readJournalState,
+  replayJournal,
   type ItemState,
 } from '../src/runner/journal.js';
 import type { ItemOp } from '../src/plan/types.js';
@@ -367,5 +369,52 @@ describe('foldJournal', () => {
     const op: ItemOp = { kind: 'guarded', expect: null, write: ['w'] };
     const read = JSON.parse(journalLine(entry('x', 'updated', { op }))) as JournalEntry;
     expect(opKey(read.op)).toBe(opKey(op));
+  });
+});
+
+describe('streaming reads: replayJournal and readDoneItems agree with the fold', () => {
+  const op: ItemOp = { kind: 'merge', add: ['b'], remove: [] };
+  const journal = () => [
+    at('a', 'pending', ['a0'], ['a1'], { op }),
+    at('a', 'updated', ['a0'], ['a1'], { op }),
+    at('u', 'pending', ['u0'], ['u1'], { op }),
+    at('u', 'unsent', ['u0'], ['u1'], { op, attempts: 0 }), // stopped before the write left
+    at('l', 'pending', ['l0'], ['l1'], { op }),
+    at('l', 'failed', ['l0'], ['l1'], { op, reason: 'retries_exhausted' }), // reply lost: may have landed
+    at('r', 'pending', ['r0'], ['r1'], { op }),
+    at('r', 'failed', ['r0'], ['r1'], { op, reason: 'forbidden', status: 403 }), // refused: did not land
+    at('c', 'unchanged', ['c0'], ['c0'], { op }),
+  ];
+  async function write(entries: JournalEntry[]): Promise<void> {
+    writeFileSync(join(dir, JOURNAL_FILE), entries.map((e) => journalLine(e)).join(''));
+  }
+
+  test('an unsent write is not something undo restores; a lost reply is; a refusal is not', async () => {
+    await write(journal());
+    const undo: Array<[string, string[] | null]> = [];
+    const failed: string[] = [];
+    const { counts, failuresByReason } = await replayJournal(dir, {
+      mayHaveChanged: (id, before) => undo.push([id, before]),
+      failed: (e) => failed.push(e.id),
+    });
+    expect(undo).toEqual([
+      ['a', ['a0']],
+      ['l', ['l0']],
+    ]);
+    expect(failed).toEqual(['l', 'r']);
+    expect(counts).toEqual({ updated: 1, unchanged: 1, failed: 2, conflict: 0, skipped: 0, total: 4 });
+    expect(failuresByReason).toEqual({ retries_exhausted: 1, forbidden: 1 });
+    // The fold used by undo says the same.
+    const folded = foldJournal(journal());
+    expect([...folded.values()].filter((s) => s.mayHaveChanged).map((s) => s.id)).toEqual(['a', 'l']);
+  });
+
+  test('readDoneItems: done items with their operation; attempted writes that may have landed', async () => {
+    await write(journal());
+    const { done, attempted } = await readDoneItems(dir, { keepBefore: true });
+    expect([...done.keys()]).toEqual(['a', 'c']);
+    expect(done.get('a')).toEqual({ opKey: opKey(op), before: ['a0'] });
+    // l's reply was lost (it may hold l1 now); u was never sent; r was refused.
+    expect([...attempted.entries()]).toEqual([['l', { opKey: opKey(op), before: ['l0'], after: ['l1'] }]]);
   });
 });

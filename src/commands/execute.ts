@@ -15,16 +15,18 @@ import {
   DRIFT_FILE,
   formatLocation,
   openExistingRunDir,
-  summarizeItems,
+  RunFilesWriter,
   SUMMARY_FILE,
   writeNdjson,
-  writeRunFiles,
   writeSummary,
+  type RunCounts,
+  type RunFileCounts,
   type PlanHeader,
   type RunSummary,
 } from '../report/run-dir.js';
 import { runEngine, type EngineResult, type FailureBudget, type ItemSource } from '../runner/engine.js';
-import { JournalWriter, readJournalState, type ItemState } from '../runner/journal.js';
+import { JournalWriter, readDoneItems, replayJournal, type AttemptedItem, type DoneItem } from '../runner/journal.js';
+import type { JournalEntry } from '../runner/types.js';
 import { acquireRunDirLock, lockStaleMs } from '../runner/lock.js';
 import { verifyWrites, type VerifyResult } from '../runner/verify.js';
 import type { SourceLocation } from '../manifest/types.js';
@@ -116,11 +118,13 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
     await spec.prepare?.(runDir, logger);
 
     // Resume: what every earlier invocation of this run did, by id.
-    let resume: Map<string, ItemState> | undefined;
+    let resume: Map<string, DoneItem> | undefined;
+    let attempted: Map<string, AttemptedItem> | undefined;
     if (options.resume) {
-      const state = await readJournalState(runDir);
+      const state = await readDoneItems(runDir, { keepBefore: !source.staticOps });
       if (state.tornLines > 0) logger.warn({ tornLines: state.tornLines }, 'journal had a torn line (a crash mid-write): ignored');
-      resume = state.items;
+      resume = state.done;
+      attempted = state.attempted;
       const previous = await previousInput(runDir);
       if (previous !== undefined && path.resolve(previous) !== path.resolve(spec.input)) {
         logger.warn({ previous, input: spec.input }, `resuming a run of ${previous} with ${spec.input}: items whose operation differs are done again`);
@@ -157,6 +161,7 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
           logger,
           ...(journal ? { journal } : {}),
           ...(resume ? { resume } : {}),
+          ...(attempted && attempted.size > 0 ? { attempted } : {}),
           observer: {
             decided: (d) => rec.decided(d),
             finished: (e) => rec.finished(e),
@@ -180,18 +185,31 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       logger.warn({ redone: result.redone }, `${result.redone} items were done before with another operation: done again with the rules as they are now`);
     }
 
-    // The reports cover the whole run (every invocation of it), streamed from the journal.
-    const whole = options.dryRun ? undefined : await readJournalState(runDir);
-    const files = whole ? await writeRunFiles(runDir, whole.items.values()) : undefined;
-    const wholeCounts = whole ? summarizeItems(whole.items.values()) : undefined;
+    // The reports cover the whole run (every invocation of it), streamed from the journal: memory
+    // follows the number of items, never the journal's lines.
+    const verifying = options.verify && !options.dryRun && !interrupted && !result.aborted;
+    const expected = new Map<string, string[]>();
+    let files: RunFileCounts | undefined;
+    let wholeCounts: { counts: RunCounts; failuresByReason: Record<string, number> } | undefined;
+    if (!options.dryRun) {
+      const writer = new RunFilesWriter(runDir);
+      try {
+        wholeCounts = await replayJournal(runDir, {
+          failed: (e) => writer.failed(e),
+          conflict: (e) => writer.conflict(e),
+          mayHaveChanged: (id, before) => writer.mayHaveChanged(id, before),
+          ...(verifying ? { updated: (e: JournalEntry) => void (e.after && expected.set(e.id, e.after)) } : {}),
+        });
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+      files = await writer.commit();
+    }
 
     // --verify: re-read what the whole run wrote, once it is over (not after an interrupt or abort).
     let verified: VerifyResult | undefined;
-    if (options.verify && whole && !interrupted && !result.aborted) {
-      const expected = new Map<string, string[]>();
-      for (const item of whole.items.values()) {
-        if (item.state === 'updated' && item.outcome?.after) expected.set(item.id, item.outcome.after);
-      }
+    if (verifying) {
       verified = await verifyWrites(expected, client, executor, options.pageSize, logger);
       await writeNdjson(path.join(runDir, DRIFT_FILE), verified.drift);
       for (const d of verified.drift.slice(0, 20)) logger.warn({ id: d.id, expected: d.expected, current: d.current }, `${d.id}: drift: no longer what the run wrote`);

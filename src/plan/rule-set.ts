@@ -61,7 +61,16 @@ export interface ImageDecision {
  */
 export class RuleSet {
   readonly #whereRules: WhereRule[] = [];
-  readonly #byId = new Map<string, IdSegment[]>();
+  /** id → its id rules: one operation (the usual case, before any library-wide rule) or segments. */
+  readonly #byId = new Map<string, ComposedOp | IdSegment[]>();
+  /** One string per distinct tag: a million rules naming the same few tags share them. */
+  readonly #tags = new Map<string, string>();
+  /**
+   * One object per distinct operation (operations are never mutated once composed): a bulk
+   * manifest of a million ids with a handful of different operations holds a handful of them.
+   * Bounded, so a manifest of all-different operations does not keep a second index of them.
+   */
+  readonly #ops = new Map<string, ComposedOp>();
   /** tag → indexes of library-wide rules that need it (sorted ascending). */
   readonly #byTag = new Map<string, number[]>();
   /** Library-wide rules any image may match (none / id_prefix / untagged / `{}`). */
@@ -84,12 +93,47 @@ export class RuleSet {
       return;
     }
     const id = rule.id!;
-    const segments = this.#byId.get(id);
     const at = this.#whereRules.length;
-    const last = segments?.[segments.length - 1];
-    if (last && last.before === at) last.op = applyRule(last.op, rule);
-    else if (segments) segments.push({ before: at, op: applyRule(undefined, rule) });
-    else this.#byId.set(id, [{ before: at, op: applyRule(undefined, rule) }]);
+    const prev = this.#byId.get(id);
+    if (prev === undefined) {
+      const op = this.#interned(applyRule(undefined, rule));
+      this.#byId.set(id, at === 0 ? op : [{ before: at, op }]);
+      return;
+    }
+    const segments: IdSegment[] = Array.isArray(prev) ? prev : [{ before: 0, op: prev }];
+    const last = segments[segments.length - 1]!;
+    if (last.before === at) last.op = this.#interned(applyRule(last.op, rule));
+    else segments.push({ before: at, op: this.#interned(applyRule(undefined, rule)) });
+    this.#byId.set(id, segments.length === 1 && segments[0]!.before === 0 ? segments[0]!.op : segments);
+  }
+
+  #segments(id: string): IdSegment[] | undefined {
+    const value = this.#byId.get(id);
+    if (value === undefined) return undefined;
+    return Array.isArray(value) ? value : [{ before: 0, op: value }];
+  }
+
+  #intern(tags: string[]): string[] {
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i]!;
+      const shared = this.#tags.get(t);
+      if (shared === undefined) this.#tags.set(t, t);
+      else tags[i] = shared;
+    }
+    return tags;
+  }
+
+  #interned(op: ComposedOp): ComposedOp {
+    if (op.kind === 'set') this.#intern(op.tags);
+    else if (op.kind === 'merge') {
+      this.#intern(op.add);
+      this.#intern(op.remove);
+    } else for (const step of op.steps) this.#interned(step);
+    const key = JSON.stringify(op);
+    const shared = this.#ops.get(key);
+    if (shared !== undefined) return shared;
+    if (this.#ops.size < 10_000) this.#ops.set(key, op);
+    return op;
   }
 
   /** True when some rule selects images with `where` (the scan must read the whole library). */
@@ -113,7 +157,10 @@ export class RuleSet {
       }
     };
     for (const r of this.#whereRules) yield* ofOp(r.op);
-    for (const segments of this.#byId.values()) for (const s of segments) yield* ofOp(s.op);
+    for (const value of this.#byId.values()) {
+      if (Array.isArray(value)) for (const s of value) yield* ofOp(s.op);
+      else yield* ofOp(value);
+    }
   }
 
   /** Ids named by id rules, in first-seen file order. */
@@ -134,8 +181,10 @@ export class RuleSet {
    * does not depend on the tags). Undefined when the id has no rule.
    */
   idOp(id: string): ComposedOp | undefined {
-    const segments = this.#byId.get(id);
-    if (!segments) return undefined;
+    const value = this.#byId.get(id);
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) return value;
+    const segments = value;
     let op: ComposedOp = emptyOp();
     for (const s of segments) op = composeOps(op, s.op);
     return op;
@@ -143,55 +192,57 @@ export class RuleSet {
 
   /** Compose every rule for one image with these normalised tags, in file order. Pure. */
   decide(id: string, tags: readonly string[]): ImageDecision {
-    const segments = this.#byId.get(id);
     if (this.#whereRules.length === 0) {
-      if (!segments) return { op: undefined, after: [...tags], matched: [] };
-      const op = this.idOp(id)!;
+      const op = this.idOp(id);
+      if (!op) return { op: undefined, after: [...tags], matched: [] };
       return { op, after: applyOp(tags, op), matched: [] };
     }
+    const segments = this.#segments(id) ?? [];
     let current: readonly string[] = tags;
     let op: ComposedOp | undefined;
     const matched: number[] = [];
-    const applyIdSegmentsBefore = (limit: number) => {
-      while (segments && seg < segments.length && segments[seg]!.before <= limit) {
-        const s = segments[seg++]!;
-        op = composeOps(op ?? emptyOp(), s.op);
-        current = applyOp(current, s.op);
-      }
-    };
-    let seg = 0;
-    // Candidate library-wide rules, ascending; grows when a rule adds a tag that another needs.
+    // Candidate library-wide rules, ascending; grows whenever a rule (id or library-wide) gives
+    // the image a tag that a later rule needs.
     const candidates = new Set<number>(this.#unindexed);
     for (const t of current) for (const i of this.#byTag.get(t) ?? []) candidates.add(i);
     let pending = [...candidates].sort((a, b) => a - b);
     let cursor = -1;
+    let seg = 0;
+    const apply = (step: ComposedOp) => {
+      const before = current;
+      op = composeOps(op ?? emptyOp(), step);
+      current = applyOp(current, step);
+      const had = new Set(before);
+      let grew = false;
+      for (const t of current) {
+        if (had.has(t)) continue;
+        for (const i of this.#byTag.get(t) ?? []) {
+          if (i > cursor && !candidates.has(i)) {
+            candidates.add(i);
+            grew = true;
+          }
+        }
+      }
+      if (grew) pending = [...candidates].sort((a, b) => a - b);
+    };
     for (;;) {
       const next = pending.find((i) => i > cursor);
+      const segment = segments[seg];
+      // An id segment comes before the library-wide rule its `before` names: apply it first,
+      // then look again for the next candidate (it may have made one selectable).
+      if (segment && (next === undefined || segment.before <= next)) {
+        seg++;
+        cursor = Math.max(cursor, segment.before - 1);
+        apply(segment.op);
+        continue;
+      }
       if (next === undefined) break;
-      applyIdSegmentsBefore(next);
       cursor = next;
       const rule = this.#whereRules[next]!;
       if (!matchesWhere(rule.where, id, current)) continue;
       matched.push(next);
-      const before = current;
-      op = composeOps(op ?? emptyOp(), rule.op);
-      current = applyOp(current, rule.op);
-      if (current !== before) {
-        const had = new Set(before);
-        let grew = false;
-        for (const t of current) {
-          if (had.has(t)) continue;
-          for (const i of this.#byTag.get(t) ?? []) {
-            if (i > cursor && !candidates.has(i)) {
-              candidates.add(i);
-              grew = true;
-            }
-          }
-        }
-        if (grew) pending = [...candidates].sort((a, b) => a - b);
-      }
+      apply(rule.op);
     }
-    applyIdSegmentsBefore(Infinity);
     return { op, after: [...current], matched };
   }
 }

@@ -42,7 +42,7 @@ export class RunRecorder {
 
   finished(entry: JournalEntry): void {
     const outcome = entry.outcome;
-    if (outcome === 'pending') return;
+    if (outcome === 'pending' || outcome === 'unsent') return;
     this.counts[outcome]++;
     this.counts.total++;
     if (outcome === 'failed') {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileErrorReason, UsageError } from '../errors.js';
@@ -249,52 +249,116 @@ export interface RunFileCounts {
 }
 
 /**
- * failures.ndjson, undo.ndjson and conflicts.ndjson for the whole run (every invocation), from
- * each item's state folded from the journal. Written even when empty.
+ * A JSON-lines file written atomically by push (temp file in the same directory, renamed over
+ * the target on commit), buffered in 64 KiB chunks: a report of a million items streams through.
+ */
+export class NdjsonFileWriter {
+  private buffer = '';
+  private constructor(
+    private fd: number | undefined,
+    private readonly tmp: string,
+    readonly path: string,
+  ) {}
+
+  static open(path: string): NdjsonFileWriter {
+    const tmp = tempPathFor(path);
+    return new NdjsonFileWriter(openSync(tmp, 'w', RUN_FILE_MODE), tmp, path);
+  }
+
+  write(value: unknown): void {
+    this.buffer += `${JSON.stringify(value)}\n`;
+    if (this.buffer.length >= CHUNK) this.flush();
+  }
+
+  async commit(): Promise<void> {
+    if (this.fd === undefined) return;
+    this.flush();
+    const fd = this.fd;
+    this.fd = undefined;
+    fsyncSync(fd);
+    closeSync(fd);
+    await rename(this.tmp, this.path);
+  }
+
+  async abort(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    await unlink(this.tmp).catch(() => undefined);
+  }
+
+  private flush(): void {
+    if (this.fd === undefined || this.buffer === '') return;
+    writeAllSync(this.fd, this.buffer);
+    this.buffer = '';
+  }
+}
+
+/**
+ * failures.ndjson, undo.ndjson and conflicts.ndjson for the whole run (every invocation), fed
+ * line by line (runner/journal.ts replayJournal, or folded item states). All three are written,
+ * even when empty, and replace older ones atomically.
  * - failures: items whose latest outcome is `failed` (`retag run failures.ndjson` re-runs them);
  * - undo: `{"id","set": earliest before}` for every item the run may have changed: updated,
  *   pending, or failed after a write was sent; items written without a read have no before
  *   (counted in `noBefore`);
  * - conflicts: items whose latest outcome is `conflict`.
  */
+export class RunFilesWriter {
+  readonly counts: RunFileCounts = { failures: 0, undo: 0, noBefore: 0, conflicts: 0 };
+  private readonly files: { failures: NdjsonFileWriter; undo: NdjsonFileWriter; conflicts: NdjsonFileWriter };
+
+  constructor(dir: string) {
+    this.files = {
+      failures: NdjsonFileWriter.open(join(dir, FAILURES_FILE)),
+      undo: NdjsonFileWriter.open(join(dir, UNDO_FILE)),
+      conflicts: NdjsonFileWriter.open(join(dir, CONFLICTS_FILE)),
+    };
+  }
+
+  failed(entry: JournalEntry): void {
+    this.counts.failures++;
+    for (const line of failureLines(entry)) this.files.failures.write(line);
+  }
+
+  conflict(entry: JournalEntry): void {
+    this.counts.conflicts++;
+    this.files.conflicts.write(conflictLine(entry));
+  }
+
+  mayHaveChanged(id: string, earliestBefore: string[] | null | undefined): void {
+    if (earliestBefore === null || earliestBefore === undefined) {
+      this.counts.noBefore++;
+      return;
+    }
+    this.counts.undo++;
+    this.files.undo.write({ id, set: earliestBefore });
+  }
+
+  async commit(): Promise<RunFileCounts> {
+    await this.files.failures.commit();
+    await this.files.undo.commit();
+    await this.files.conflicts.commit();
+    return this.counts;
+  }
+
+  async abort(): Promise<void> {
+    for (const f of Object.values(this.files)) await f.abort();
+  }
+}
+
+/** The run files from folded item states (small runs, tests): the same files as a journal replay. */
 export async function writeRunFiles(dir: string, items: Iterable<ReportItem>): Promise<RunFileCounts> {
-  const counts: RunFileCounts = { failures: 0, undo: 0, noBefore: 0, conflicts: 0 };
+  const writer = new RunFilesWriter(dir);
   const list = [...items];
-  await writeNdjson(
-    join(dir, FAILURES_FILE),
-    (function* () {
-      for (const item of list) {
-        if (item.state !== 'failed' || !item.outcome) continue;
-        counts.failures++;
-        yield* failureLines(item.outcome);
-      }
-    })(),
-  );
-  await writeNdjson(
-    join(dir, UNDO_FILE),
-    (function* () {
-      for (const item of list) {
-        if (!item.mayHaveChanged) continue;
-        if (item.earliestBefore === null || item.earliestBefore === undefined) {
-          counts.noBefore++;
-          continue;
-        }
-        counts.undo++;
-        yield { id: item.id, set: item.earliestBefore };
-      }
-    })(),
-  );
-  await writeNdjson(
-    join(dir, CONFLICTS_FILE),
-    (function* () {
-      for (const item of list) {
-        if (item.state !== 'conflict' || !item.outcome) continue;
-        counts.conflicts++;
-        yield conflictLine(item.outcome);
-      }
-    })(),
-  );
-  return counts;
+  try {
+    for (const item of list) if (item.state === 'failed' && item.outcome) writer.failed(item.outcome);
+    for (const item of list) if (item.mayHaveChanged) writer.mayHaveChanged(item.id, item.earliestBefore);
+    for (const item of list) if (item.state === 'conflict' && item.outcome) writer.conflict(item.outcome);
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  return writer.commit();
 }
 
 /** The first line of plan.ndjson: what the plan is of, so `apply` can check it. */

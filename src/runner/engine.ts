@@ -9,7 +9,8 @@ import type { Decision, ItemOp } from '../plan/types.js';
 import { RunAbort, type AbortKind } from './abort.js';
 import { describeError, isUnreachable } from './describe-error.js';
 import type { RequestExecutor } from './executor.js';
-import { isDone, opKey, type ItemState, type JournalWriter } from './journal.js';
+import { opKey, type AttemptedItem, type DoneItem, type JournalWriter } from './journal.js';
+import { normalizeTags, sameTags } from '../plan/normalize.js';
 import { assertTagged, newPassStats, scanLibrary, UNAUTHORIZED_MESSAGE, type ScanPassStats, type TagsApi } from './scan.js';
 import type { FailureReason, JournalEntry } from './types.js';
 
@@ -83,7 +84,9 @@ export interface EngineContext {
   journal?: JournalWriter;
   observer: EngineObserver;
   /** What an earlier invocation of this run did (--resume), by id. */
-  resume?: Map<string, ItemState>;
+  resume?: Map<string, DoneItem>;
+  /** Resume: items whose last write may have landed without its reply. */
+  attempted?: Map<string, AttemptedItem>;
 }
 
 export interface EngineResult {
@@ -135,6 +138,12 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     logger.error({ reason }, message);
     executor.abort(message);
   };
+  /** Stop deciding and starting items, but let the writes already queued finish. */
+  const halt = (reason: AbortKind, message: string) => {
+    if (aborted) return;
+    aborted = { reason, message };
+    logger.error({ reason }, message);
+  };
   const stopped = () => aborted !== undefined || executor.aborted;
 
   // The failure budget is known only once the number of items is: a share counts against the
@@ -166,9 +175,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
   /** Resume: is this item recorded done with the operation it has now? */
   const alreadyDone = (id: string, op: ItemOp | undefined): boolean => {
     if (!resume) return false;
-    const state = resume?.get(id);
-    if (!isDone(state)) return false;
-    if (opKey(state.outcome.op) === opKey(op)) return true;
+    const state = resume.get(id);
+    if (!state) return false;
+    if (state.opKey === opKey(op)) return true;
     redone++;
     return false;
   };
@@ -192,7 +201,8 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     }
     if (options.dryRun) return;
     if (options.maxChanges !== undefined && writesStarted >= options.maxChanges) {
-      stop('max_changes', `--max-changes ${options.maxChanges} reached: the next write was not sent; resume with a larger budget to go on`);
+      // The budget's writes already queued still go out: stop deciding, do not abort the queue.
+      halt('max_changes', `--max-changes ${options.maxChanges} reached: the next write was not sent; resume with a larger budget to go on`);
       return;
     }
     writesStarted++;
@@ -216,7 +226,11 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
           finish({ ...base, outcome: 'updated', attempts: result.attempts, status: 200, at: at() });
           return;
         }
-        if (result.reason === 'aborted') return; // unfinished: the pending line stays for resume/undo
+        if (result.reason === 'aborted') {
+          // Unfinished, for a resume. Never sent at all: say so, so undo does not count it.
+          if (result.attempts === 0) journal?.record({ ...base, outcome: 'unsent', attempts: 0, at: at() });
+          return;
+        }
         if (result.reason === 'unauthorized') return stop('unauthorized', UNAUTHORIZED_MESSAGE);
         const { status, message, detail } = describeError(result.error, result.attempts);
         if (result.reason === 'retries_exhausted' && isUnreachable(result.error)) {
@@ -239,12 +253,24 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
   /** Offer an image read from the listing to the source; true when it became an item. */
   const offer = (id: string, tags: readonly string[]): boolean => {
     const state = resume?.get(id);
-    if (isDone(state) && !source.staticOps) {
+    if (state && !source.staticOps) {
       // Decide again from what the run read then: same operation → done, skip it.
-      const then = source.decide(id, state.outcome.before ?? state.earliestBefore ?? tags);
+      const then = source.decide(id, state.before ?? tags);
       if (then && alreadyDone(id, then.op)) {
         skipped++;
         observer.skipped?.(id);
+        return true;
+      }
+    }
+    const tried = ctx.attempted?.get(id);
+    if (tried && sameTags(normalizeTags(tags), normalizeTags(tried.after))) {
+      // A write of an earlier invocation landed though its reply was lost: the image holds it.
+      // Done, not written again — for an operation that is not idempotent (a swap), a second
+      // write would undo the first.
+      const then = source.decide(id, tried.before ?? tags);
+      if (then && opKey(then.op) === tried.opKey) {
+        if (then.matched) for (const i of then.matched) matched[i] = (matched[i] ?? 0) + 1;
+        handle({ ...then, before: [...tags], after: tried.after, action: 'unchanged' });
         return true;
       }
     }

@@ -161,7 +161,7 @@ function endsWithNewline(path: string, appendFd: number): boolean {
   }
 }
 
-const STATES: ReadonlySet<string> = new Set<JournalState>(['pending', 'updated', 'unchanged', 'failed', 'conflict', 'skipped']);
+const STATES: ReadonlySet<string> = new Set<JournalState>(['pending', 'unsent', 'updated', 'unchanged', 'failed', 'conflict', 'skipped']);
 
 function isJournalEntry(v: unknown): v is JournalEntry {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -265,6 +265,16 @@ function foldEntry(items: Map<string, ItemState>, allWrites: Map<string, Writes>
   }
   // A `skipped` line (older journals) never hides what the item's earlier lines say.
   if (e.outcome === 'skipped') return;
+  if (e.outcome === 'unsent') {
+    // The pending write never left: forget it; the item is as its earlier lines left it.
+    delete w.landing;
+    s.state = s.outcome ? s.outcome.outcome : 'pending';
+    const written = w.landed;
+    if (written !== undefined) s.written = written;
+    else delete s.written;
+    s.mayHaveChanged = w.landed !== undefined;
+    return;
+  }
   s.state = e.outcome;
   // The first before read stands. A null before says "not read": it counts only on a write
   // line (--no-read: nothing to restore); on a not_found line it says nothing of the image.
@@ -297,3 +307,153 @@ export function opKey(op: ItemOp | undefined): string {
 }
 
 export type { FailureReason };
+
+// ---------------------------------------------------------------------------------------------
+// Streaming reads for large runs: memory follows the number of items (a few numbers each), not
+// the journal's size; tag lists are never kept.
+
+/** What a resume needs of an item the journal records as done. */
+export interface DoneItem {
+  /** opKey of the operation it was done with. */
+  opKey: string;
+  /** What the run read then (kept only when asked: library-wide rules decide again from it). */
+  before?: string[] | null;
+}
+
+/** An item not done whose last write may have landed (its reply was lost, or the run was killed). */
+export interface AttemptedItem {
+  opKey: string;
+  /** What the run read before that write, and what it wrote. */
+  before: string[] | null;
+  after: string[];
+}
+
+/**
+ * What a resume needs: items whose latest line is `updated` or `unchanged`, with the operation
+ * they were done with; and items whose last write may have landed unseen (pending, or failed
+ * without a refusal), so the resume can recognise an image that already holds that write.
+ */
+export async function readDoneItems(
+  dir: string,
+  options: { keepBefore: boolean },
+): Promise<{ done: Map<string, DoneItem>; attempted: Map<string, AttemptedItem>; tornLines: number }> {
+  const torn = { lines: 0 };
+  const done = new Map<string, DoneItem>();
+  const attempted = new Map<string, AttemptedItem>();
+  for await (const e of journalEntries(dir, torn)) {
+    if (e.outcome === 'skipped') continue;
+    if (e.outcome === 'updated' || e.outcome === 'unchanged') {
+      done.set(e.id, { opKey: opKey(e.op), ...(options.keepBefore ? { before: e.before } : {}) });
+      attempted.delete(e.id);
+      continue;
+    }
+    if (e.outcome === 'unsent') {
+      attempted.delete(e.id);
+      continue;
+    }
+    done.delete(e.id);
+    if (e.outcome === 'pending' && e.after !== null) attempted.set(e.id, { opKey: opKey(e.op), before: e.before, after: e.after });
+    else if (e.outcome === 'failed' && refused(e)) attempted.delete(e.id);
+  }
+  return { done, attempted, tornLines: torn.lines };
+}
+
+/** Counts per latest outcome over the whole run (every invocation). */
+export interface JournalCounts {
+  updated: number;
+  unchanged: number;
+  failed: number;
+  conflict: number;
+  skipped: number;
+  total: number;
+}
+
+/** Where a replay of the journal sends what the reports need, line by line. */
+export interface ReplaySinks {
+  /** The deciding line of an item whose latest outcome is failed / conflict / updated. */
+  failed?(entry: JournalEntry): void;
+  conflict?(entry: JournalEntry): void;
+  updated?(entry: JournalEntry): void;
+  /** An item the run may have changed, with the earliest `before` read for it (null: not read). */
+  mayHaveChanged?(id: string, earliestBefore: string[] | null): void;
+}
+
+interface Compact {
+  state: JournalState;
+  /** The state of the latest outcome line. */
+  latestState?: JournalState;
+  reason?: FailureReason;
+  /** Line indexes: the latest outcome line, the earliest before, the last landed / unresolved write. */
+  latest: number;
+  before: number;
+  landed: number;
+  landing: number;
+}
+
+/**
+ * The reports of a whole run from its journal, in two streaming passes: the first folds each
+ * item into a few line numbers (the same rules as foldJournal), the second hands the deciding
+ * lines to `sinks`. Returns the counts over every invocation of the run.
+ */
+export async function replayJournal(
+  dir: string,
+  sinks: ReplaySinks,
+): Promise<{ counts: JournalCounts; failuresByReason: Record<string, number>; tornLines: number }> {
+  const items = new Map<string, Compact>();
+  const torn = { lines: 0 };
+  let i = -1;
+  for await (const e of journalEntries(dir, torn)) {
+    i++;
+    if (e.outcome === 'skipped') continue;
+    let c = items.get(e.id);
+    if (!c) {
+      c = { state: e.outcome, latest: -1, before: -1, landed: -1, landing: -1 };
+      items.set(e.id, c);
+    }
+    if (e.outcome === 'unsent') {
+      // That pending write never left: it cannot have landed.
+      c.landing = -1;
+      c.state = c.latestState ?? 'pending';
+      continue;
+    }
+    c.state = e.outcome;
+    if (e.outcome !== 'pending') c.latestState = e.outcome;
+    if (c.before === -1 && (e.before !== null || e.outcome === 'pending' || e.outcome === 'updated')) c.before = i;
+    if (e.outcome === 'pending') {
+      c.landing = i;
+      continue;
+    }
+    c.latest = i;
+    if (e.reason !== undefined) c.reason = e.reason;
+    else delete c.reason;
+    if (e.outcome === 'updated') c.landed = i;
+    else if (c.landing !== -1 && !(e.outcome === 'failed' && refused(e))) c.landed = c.landing;
+    c.landing = -1;
+  }
+
+  const counts: JournalCounts = { updated: 0, unchanged: 0, failed: 0, conflict: 0, skipped: 0, total: 0 };
+  const failuresByReason: Record<string, number> = {};
+  for (const c of items.values()) {
+    if (c.latest === -1 || c.state === 'pending' || c.state === 'unsent') continue;
+    counts[c.state as keyof Omit<JournalCounts, 'total'>]++;
+    counts.total++;
+    if (c.state === 'failed') {
+      const key = c.reason ?? 'unknown';
+      failuresByReason[key] = (failuresByReason[key] ?? 0) + 1;
+    }
+  }
+
+  i = -1;
+  for await (const e of journalEntries(dir)) {
+    i++;
+    const c = items.get(e.id);
+    if (!c) continue;
+    if (i === c.latest && c.state !== 'pending' && c.state !== 'unsent') {
+      if (c.state === 'failed') sinks.failed?.(e);
+      else if (c.state === 'conflict') sinks.conflict?.(e);
+      else if (c.state === 'updated') sinks.updated?.(e);
+    }
+    if (i === c.before && (c.landing !== -1 || c.landed !== -1)) sinks.mayHaveChanged?.(e.id, e.before);
+  }
+  return { counts, failuresByReason, tornLines: torn.lines };
+}

@@ -3,8 +3,11 @@ import type { ItemOp } from '../plan/types.js';
 /** Outcomes of items (design.md §5). A failed item is data, not an exception. */
 export type Outcome = 'updated' | 'unchanged' | 'failed' | 'conflict' | 'skipped';
 
-/** A journal line's state: `pending` (written before the write is sent) or the item's outcome. */
-export type JournalState = Outcome | 'pending';
+/**
+ * A journal line's state: `pending` (written before the write is sent), `unsent` (the run stopped
+ * before that write left: it cannot have landed), or the item's outcome.
+ */
+export type JournalState = Outcome | 'pending' | 'unsent';
 
 /** Why an item failed. */
 export type FailureReason =
