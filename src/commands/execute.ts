@@ -131,7 +131,10 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       }
     }
 
-    const journal = options.dryRun
+    // RETAG_BENCH_NO_JOURNAL=1 exists only so `npm run bench` can measure what the write-ahead
+    // journal costs against the same run without it. It makes a run unresumable and undoable by
+    // nothing: never set it for real work (it is not in --help on purpose).
+    const journal = options.dryRun || io.env.RETAG_BENCH_NO_JOURNAL === '1'
       ? undefined
       : await JournalWriter.open(runDir, {
           append: Boolean(options.resume),
