@@ -145,7 +145,10 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
       total: source.wholeLibrary ? undefined : source.idCount,
       stream: io.stderr,
       logger,
-      ...(options.dryRun && spec.planHeader ? { plan: { dir: runDir, header: spec.planHeader } } : {}),
+      // Every dry run saves its plan (run, rename, strip, and undo/apply --dry-run too).
+      ...(options.dryRun
+        ? { plan: { dir: runDir, header: spec.planHeader ?? { retag_plan: 1 as const, created: new Date().toISOString(), manifest: spec.input, manifest_sha256: null } } }
+        : {}),
       readOnly: options.dryRun,
     });
     const rec = recorder;

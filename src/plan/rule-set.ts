@@ -129,7 +129,7 @@ export class RuleSet {
       this.#intern(op.add);
       this.#intern(op.remove);
     } else for (const step of op.steps) this.#interned(step);
-    const key = JSON.stringify(op);
+    const key = op.kind === 'merge' && op.rename === undefined ? `m\u0000${op.add.join('\u0001')}\u0000${op.remove.join('\u0001')}` : op.kind === 'set' ? `s\u0000${op.tags.join('\u0001')}` : JSON.stringify(op);
     const shared = this.#ops.get(key);
     if (shared !== undefined) return shared;
     if (this.#ops.size < 10_000) this.#ops.set(key, op);

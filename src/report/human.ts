@@ -46,7 +46,7 @@ export function formatRunSummary(summary: RunSummary, options: { resumeCommand?:
     lines.push(`  rejected:  ${plural(summary.rejected, 'manifest problem')} skipped (--skip-invalid): see ${shellQuote(join(summary.runDir, REJECTS_FILE))}`);
   }
 
-  if (counts.conflict > 0) {
+  if (counts.conflict > 0 && summary.wouldChange === undefined) {
     lines.push(
       `  conflicts: ${plural(counts.conflict, 'image')} changed since, left alone: see ${shellQuote(join(summary.runDir, CONFLICTS_FILE))} ` +
         `(retag run it to apply the change on top of what they hold now)`,

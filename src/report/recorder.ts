@@ -27,15 +27,19 @@ export class RunRecorder {
   readonly #plan = new PlanStats();
   readonly #planWriter: PlanWriter | undefined;
   readonly #progress: Progress;
+  readonly #readOnly: boolean;
   #scan = { pages: 0, images: 0 };
   #matched = 0;
 
   constructor(options: RecorderOptions) {
     this.#planWriter = options.plan ? PlanWriter.open(options.plan.dir, options.plan.header) : undefined;
+    this.#readOnly = options.readOnly === true;
     this.#progress = createProgress({ total: options.total, stream: options.stream, logger: options.logger, mode: options.readOnly ? 'scan' : 'auto' });
   }
 
   decided(d: Decision): void {
+    // Per-tag plan statistics are for the plan's report only: a run that writes skips them.
+    if (!this.#readOnly) return;
     this.#plan.add(d);
     this.#planWriter?.write(d);
   }
