@@ -60,7 +60,10 @@ export function formatRunSummary(summary: RunSummary, options: { resumeCommand?:
   }
   for (const r of rules) if (r.matched === 0) lines.push(`  rule ${r.rule} matched no image`);
   if (summary.scan && summary.scan.passes > 1) {
-    lines.push(`  scan:      ${summary.scan.passes} passes over the listing (it moved while writing), ${summary.scan.listRequests} GET requests`);
+    lines.push(
+      `  scan:      ${summary.scan.passes} passes over the listing (confirming: the run wrote while it read, so the listing may have moved), ` +
+        `${summary.scan.listRequests} GET requests`,
+    );
   }
   lines.push(
     `  requests:  ${requests.total} (${requests.reads} reads, ${requests.writes} writes), ` +

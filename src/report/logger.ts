@@ -62,10 +62,19 @@ export function createLogger(options: LoggerOptions): CreatedLogger {
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,runId',
       singleLine: true, // one line per event on a terminal, beside the progress bar
+      // On a terminal every message says what it needs in words (the id, the status, the fix);
+      // the structured fields are for machines (the JSON log): no JSON blobs between the lines,
+      // and the final summary is not printed twice (the human summary follows it).
+      hideObject: true,
       errorLikeObjectKeys: ['err', 'error'],
     });
     // A pretty log on the terminal shares it with the progress bar: write above the bar.
-    stream = { write: (line: string) => writeAboveLiveLine(() => sink.write(format(line))) };
+    // pino-pretty leaves the end of line off when it hides the object: one event, one line.
+    const lineOf = (line: string) => {
+      const text = format(line);
+      return text.endsWith('\n') ? text : `${text}\n`;
+    };
+    stream = { write: (line: string) => writeAboveLiveLine(() => sink.write(lineOf(line))) };
   }
 
   const logger = pino(
