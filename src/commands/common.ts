@@ -76,7 +76,8 @@ export async function openApiSession(
 ): Promise<ApiSession> {
   const baseUrl = options.baseUrl ?? io.env.REIMAGE_BASE_URL ?? DEFAULT_BASE_URL;
   assertSafeBaseUrl(baseUrl);
-  const apiKey = await loadApiKey({ apiKeyFile: options.apiKeyFile, env: io.env });
+  const keyWarnings: string[] = []; // told once the logger exists (it needs the key to redact it)
+  const apiKey = await loadApiKey({ apiKeyFile: options.apiKeyFile, env: io.env, onWarning: (w) => keyWarnings.push(w) });
   registerSecret(apiKey);
   const { logger, flush } = createLogger({
     level: options.logLevel,
@@ -84,6 +85,7 @@ export async function openApiSession(
     redact: [apiKey],
     runId: extra.runId,
   });
+  for (const warning of keyWarnings) logger.warn({ apiKeyFile: options.apiKeyFile }, warning);
   const { client, limiter, executor, autoRate } = createRequestStack({
     baseUrl,
     apiKey,
