@@ -136,12 +136,9 @@ describe('ensureLockDir', () => {
     expect(st.mode & 0o777).toBe(0o777); // not "fixed" by chmod: someone else's directory
   });
 
-  // KNOWN BUG (reported, not fixed here): ensureLockDir calls mkdir before it looks, so a path that
-  // exists and is not a directory makes mkdir throw a raw EEXIST (a regular file, a symlink to a
-  // file) or ENOENT (a dangling symlink): `retag job` then prints "unexpected error" with a stack
-  // and exits 3, not the exit 2 the checks after mkdir were written to give. `test.failing` keeps
-  // the suite green; jest reports it the day it passes: then turn it back into `test`.
-  test.failing.each<[string, (p: string) => void]>([
+  // Regression: ensureLockDir used to mkdir before it looked, so a file or a dangling symlink in
+  // the way was a raw EEXIST/ENOENT crash (exit 3) instead of exit 2.
+  test.each<[string, (p: string) => void]>([
     ['a regular file', (p) => writeFileSync(p, '')],
     ['a symlink to a file', (p) => {
       writeFileSync(`${p}.target`, '');

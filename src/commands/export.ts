@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { ExitCode, ExitError, signalExitCode, type StopSignal } from '../errors.js';
 import { normalizeTags } from '../plan/normalize.js';
 import { writeNdjson } from '../report/run-dir.js';
@@ -30,6 +29,21 @@ export function exportLine(id: string, tags: readonly string[]): ExportLine {
  * scan and executor as a run (rate-limited, retried). An interrupted or failed export leaves no
  * file behind (with --out), never a partial backup that looks whole.
  */
+/** Wait until the stream can take more, or its reader has gone (EPIPE arrives as 'error'). */
+function drainOrGone(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('error', done);
+    stream.once('close', done);
+  });
+}
+
 export async function exportCommand(options: ExportCommandOptions, io: CommandIO): Promise<number> {
   const session = await openApiSession(options, io, { runId: randomUUID() });
   const { logger, executor, client } = session;
@@ -64,7 +78,7 @@ export async function exportCommand(options: ExportCommandOptions, io: CommandIO
       for await (const line of lines()) {
         // Nobody reads any more (`retag export | head -1`): stop paging, quietly.
         if (readerGone(io.stdout)) break;
-        if (!io.stdout.write(`${JSON.stringify(line)}\n`) && !readerGone(io.stdout)) await once(io.stdout, 'drain');
+        if (!io.stdout.write(`${JSON.stringify(line)}\n`) && !readerGone(io.stdout)) await drainOrGone(io.stdout);
       }
     }
     progress.stop();

@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { ExitError, ExitCode, UsageError } from '../errors.js';
+import { ExitError, ExitCode, fileErrorReason, UsageError } from '../errors.js';
 
 /** A lock left by a killed process is taken over once its heartbeat is this old. */
 export const LOCK_STALE_MS = 15_000;
@@ -35,8 +35,19 @@ export function defaultLockDir(env: NodeJS.ProcessEnv = process.env): string {
  * symlink, not a directory, or owned by another user, since whoever controls it controls our locks.
  */
 export async function ensureLockDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const st = await lstat(dir);
+  // Look before creating: a file or a (dangling) symlink in the way is refused, not a crash.
+  let st;
+  try {
+    st = await lstat(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`lock directory ${dir}: ${fileErrorReason(error)}`);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (mkdirError) {
+      throw new UsageError(`cannot create the lock directory ${dir}: ${fileErrorReason(mkdirError)}`);
+    }
+    st = await lstat(dir);
+  }
   if (st.isSymbolicLink()) throw new UsageError(`lock directory ${dir} is a symbolic link: refusing it (set RETAG_LOCK_DIR or --lock-dir to a directory of your own)`);
   if (!st.isDirectory()) throw new UsageError(`lock directory ${dir} is not a directory`);
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
