@@ -81,7 +81,7 @@ const G = {
   output: 'Output:',
 } as const;
 
-function inputOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS, opts: { read?: boolean } = {}) {
+function inputOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS, opts: { read?: boolean; validateOnly?: boolean } = {}) {
   let out = y
     .option('format', { group: G.input, type: 'string', choices: ['csv', 'json', 'ndjson'] as const, describe: 'Manifest format (default: from the extension; required for -)' })
     .option('tag-separator', { group: G.input, type: 'string', default: d.tagSeparator, describe: 'Separator of tags inside a CSV cell' })
@@ -89,9 +89,21 @@ function inputOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS, opts: { read?: 
     .option('delimiter', { group: G.input, type: 'string', describe: 'CSV delimiter (default: "," or detected from the header: ";" or tab; .tsv is tab)' })
     .option('encoding', { group: G.input, type: 'string', describe: 'Text encoding of the manifest (WHATWG label, e.g. windows-1252; default utf-8)' });
   if (opts.read !== false) {
-    out = out.option('read', { group: G.input, type: 'boolean', default: d.read, describe: 'Read current tags first; --no-read sends set/clear rules blind (no skip, no undo)' });
+    out = out.option('read', {
+      group: G.input,
+      type: 'boolean',
+      default: d.read,
+      describe: opts.validateOnly
+        ? '--no-read: check the manifest holds only set/clear id rules (what a --no-read run accepts)'
+        : 'Read current tags first; --no-read sends set/clear rules blind (no skip, no undo)',
+    });
   }
   return out;
+}
+
+/** rename / strip take their tags on the command line: only the tag check applies. */
+function tagOptions<T>(y: Argv<T>) {
+  return y.option('max-tag-length', { group: G.input, type: 'number', default: RUN_DEFAULTS.maxTagLength, describe: 'Longest tag accepted' });
 }
 
 function connectionOptions<T>(y: Argv<T>, d: Defaults = RUN_DEFAULTS) {
@@ -229,10 +241,11 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         runOptions(y)
           .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (a failures.ndjson or conflicts.ndjson too; - for stdin)', demandOption: true })
           .example('$0 run tags.csv', 'apply tags.csv at the default 10 requests/s')
-          .example('$0 run rules.ndjson --rate 40 --max-failures 2%', 'faster; abort if over 2% fail')
-          .example('$0 run retag-runs/<run>/failures.ndjson', 're-run only what failed')
-          .example('$0 run rules.ndjson --resume retag-runs/<run>', 'continue an interrupted run')
-          .example('cat rules.ndjson | $0 run - --format ndjson', 'read the manifest from stdin'),
+          .example('$0 run m.csv --rate 40', 'faster: 40 requests/s')
+          .example('$0 run m.csv --max-failures 2%', 'abort if over 2% fail')
+          .example('$0 run <run-dir>/failures.ndjson', 're-run only what failed')
+          .example('$0 run m.csv --resume <run-dir>', 'continue an interrupted run')
+          .example('$0 run - --format ndjson', 'read the manifest from stdin'),
       (argv) => {
         const options = runFromArgv(argv as Parsed, Boolean(argv.dryRun));
         select(async (io) => (await import('./commands/run.js')).runCommand(options, io));
@@ -258,7 +271,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         writeOptions(y)
           .positional('plan', { type: 'string', describe: 'plan.ndjson, or the run directory of `retag plan` holding it', demandOption: true })
           .example('$0 apply retag-runs/<plan-run>', 'apply the reviewed plan')
-          .example('$0 apply plan.ndjson --max-changes 100', 'at most 100 writes'),
+          .example('$0 apply p.ndjson --max-changes 9', 'at most 9 writes'),
       (argv) => {
         const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), plan: String(argv.plan) };
         select(async (io) => (await import('./commands/apply.js')).applyCommand(options, io));
@@ -268,13 +281,13 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'rename <from> <to>',
       'Every image tagged <from> carries <to> instead, in the same position (library-wide)',
       (y) =>
-        writeOptions(inputOptions(y, RUN_DEFAULTS, { read: false }))
+        writeOptions(tagOptions(y))
           .positional('from', { type: 'string', describe: 'The tag to rename', demandOption: true })
           .positional('to', { type: 'string', describe: 'Its new name (if already there, <from> simply goes)', demandOption: true })
-          .example('$0 rename summer summer-2026 --dry-run', 'see which images would change')
-          .example('$0 rename summer summer-2026 --max-changes 500', 'do it, at most 500 writes'),
+          .example('$0 rename summer summer-26 --dry-run', 'see which images would change')
+          .example('$0 rename summer summer-26', 'do it (add --max-changes N to cap)'),
       (argv) => {
-        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), ...manifestFromArgv(argv as Parsed), from: String(argv.from), to: String(argv.to) };
+        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), maxTagLength: positiveInt('max-tag-length', argv.maxTagLength, { max: 100_000 }), from: String(argv.from), to: String(argv.to) };
         select(async (io) => (await import('./commands/shorthand.js')).renameCommand(options, io));
       },
     )
@@ -282,12 +295,12 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'strip <tags..>',
       'Remove these tags from every image that has any of them (library-wide)',
       (y) =>
-        writeOptions(inputOptions(y, RUN_DEFAULTS, { read: false }))
+        writeOptions(tagOptions(y))
           .positional('tags', { type: 'string', array: true, describe: 'Tags to remove', demandOption: true })
-          .example('$0 strip draft "spring sale" --dry-run', 'see which images would change')
+          .example('$0 strip draft "old sale" --dry-run', 'see which images would change')
           .example('$0 strip draft', 'retire the tag draft everywhere'),
       (argv) => {
-        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), ...manifestFromArgv(argv as Parsed), tags: (argv.tags as unknown[]).map(String) };
+        const options = { ...writeFromArgv(argv as Parsed, Boolean(argv.dryRun)), maxTagLength: positiveInt('max-tag-length', argv.maxTagLength, { max: 100_000 }), tags: (argv.tags as unknown[]).map(String) };
         select(async (io) => (await import('./commands/shorthand.js')).stripCommand(options, io));
       },
     )
@@ -316,9 +329,9 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
         runOptions(y, {})
           .positional('job-file', { type: 'string', describe: 'Job file (JSON, or YAML)', demandOption: true })
           .option('lock-dir', { group: G.safety, type: 'string', describe: 'Where job locks live (default $RETAG_LOCK_DIR or <tmp>/retag-locks-<uid>)' })
-          .epilog(`Defaults when neither the job file nor a flag sets them: ${Object.entries(RUN_DEFAULTS).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`)
-          .example('$0 job jobs/nightly-archive.json', 'run the nightly job (exit 4 if it is already running)')
-          .example('$0 job jobs/nightly-archive.json --rate 5', 'the same job, slower than the file says'),
+          .epilog(`Defaults when neither the job file nor a flag sets them:\n${Object.entries(RUN_DEFAULTS).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}`)
+          .example('$0 job jobs/nightly.json', 'run a job (exit 4 if already running)')
+          .example('$0 job jobs/nightly.json --rate 5', 'the same job, slower'),
       (argv) => {
         const jobFile = String(argv.jobFile);
         const given = argv as Parsed;
@@ -381,7 +394,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'validate <manifest>',
       'Validate a manifest only: no network; streams, so huge files fit in little memory',
       (y) =>
-        inputOptions(y)
+        inputOptions(y, RUN_DEFAULTS, { validateOnly: true })
           .positional('manifest', { type: 'string', describe: 'CSV, JSON or NDJSON manifest (- for stdin)', demandOption: true })
           .example('$0 validate tags.csv', 'list every problem with its line, exit 2 if any'),
       (argv) => {
@@ -400,32 +413,34 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
       'Start the local reimage-compatible simulator (loopback only)',
       (y) =>
         y
-          .option('port', { type: 'number', default: 8787, describe: 'Port (0 = any free port)' })
-          .option('host', { type: 'string', default: '127.0.0.1', describe: 'Loopback address to bind' })
-          .option('seed-file', { type: 'string', describe: 'Seed library (JSON); default fixtures/library.json unless --generate' })
-          .option('generate', { type: 'number', describe: 'Generate N images owned by alice (key sk_test_alice)' })
-          .option('rate-limit', { type: 'number', default: 0, describe: 'Requests/s per key (token bucket); 0 = unlimited' })
-          .option('burst', { type: 'number', describe: 'Token bucket size (default = --rate-limit)' })
-          .option('rate-limit-headers', { type: 'boolean', default: false, describe: 'Send RateLimit-* and X-RateLimit-* headers' })
-          .option('list-shape', { type: 'string', default: 'object', choices: ['object', 'array', 'images', 'items-nometa'] as const, describe: 'Response shape of GET /get/' })
-          .option('max-page-size', { type: 'number', default: 100, describe: 'Cap on page_size (silently)' })
+          .option('port', { group: 'Server:', type: 'number', default: 8787, describe: 'Port (0 = any free port)' })
+          .option('host', { group: 'Server:', type: 'string', default: '127.0.0.1', describe: 'Loopback address to bind' })
+          .option('seed-file', { group: 'Library:', type: 'string', describe: 'Seed library (JSON); default fixtures/library.json unless --generate' })
+          .option('generate', { group: 'Library:', type: 'number', describe: 'Generate N images owned by alice (key sk_test_alice)' })
+          .option('rate-limit', { group: 'Rate limit:', type: 'number', default: 0, describe: 'Requests/s per key (token bucket); 0 = unlimited' })
+          .option('burst', { group: 'Rate limit:', type: 'number', describe: 'Token bucket size (default = --rate-limit)' })
+          .option('rate-limit-headers', { group: 'Rate limit:', type: 'boolean', default: false, describe: 'Send RateLimit-* and X-RateLimit-* headers' })
+          .option('list-shape', { group: 'Listing:', type: 'string', default: 'object', choices: ['object', 'array', 'images', 'items-nometa'] as const, describe: 'Response shape of GET /get/' })
+          .option('max-page-size', { group: 'Listing:', type: 'number', default: 100, describe: 'Cap on page_size (silently)' })
           .option('list-order', {
+            group: 'Listing:',
             type: 'string',
             default: 'id',
             choices: ['id', 'modified-asc', 'modified-desc'] as const,
             describe: 'Order of GET /get/: id (stable), modified-asc (every update moves the image to the end), modified-desc (to the front)',
           })
-          .option('page-overlap', { type: 'number', default: 0, describe: 'Pages after the first start N records early (consecutive pages share N; total stays true)' })
-          .option('past-end', { type: 'string', default: 'empty', choices: ['empty', '404'] as const, describe: 'Answer to a page after the last: an empty page, or 404' })
-          .option('error-rate', { type: 'number', default: 0, describe: 'Share of requests answered 500 (not applied)' })
-          .option('fault-after-apply-rate', { type: 'number', default: 0, describe: 'Share of updates applied, then answered 500' })
-          .option('drop-rate', { type: 'number', default: 0, describe: 'Share of connections dropped without an answer' })
-          .option('busy-rate', { type: 'number', default: 0, describe: 'Share of requests answered 503 with Retry-After' })
-          .option('latency', { type: 'number', default: 0, describe: 'Latency per request, ms' })
-          .option('jitter', { type: 'number', default: 0, describe: 'Extra uniform latency, up to ms' })
-          .option('seed', { type: 'number', default: 1, describe: 'PRNG seed for faults and generated tags' })
-          .example('$0 sim --rate-limit 20 --error-rate 0.05', 'rehearse a migration against faults and a 20/s limit')
-          .example('REIMAGE_API_KEY=sk_test_alice REIMAGE_BASE_URL=http://127.0.0.1:8787 $0 run tags.csv', 'then, in another shell'),
+          .option('page-overlap', { group: 'Listing:', type: 'number', default: 0, describe: 'Pages after the first start N records early (consecutive pages share N; total stays true)' })
+          .option('past-end', { group: 'Listing:', type: 'string', default: 'empty', choices: ['empty', '404'] as const, describe: 'Answer to a page after the last: an empty page, or 404' })
+          .option('error-rate', { group: 'Faults:', type: 'number', default: 0, describe: 'Share of requests answered 500 (not applied)' })
+          .option('fault-after-apply-rate', { group: 'Faults:', type: 'number', default: 0, describe: 'Share of updates applied, then answered 500' })
+          .option('drop-rate', { group: 'Faults:', type: 'number', default: 0, describe: 'Share of connections dropped without an answer' })
+          .option('busy-rate', { group: 'Faults:', type: 'number', default: 0, describe: 'Share of requests answered 503 with Retry-After' })
+          .option('latency', { group: 'Faults:', type: 'number', default: 0, describe: 'Latency per request, ms' })
+          .option('jitter', { group: 'Faults:', type: 'number', default: 0, describe: 'Extra uniform latency, up to ms' })
+          .option('seed', { group: 'Library:', type: 'number', default: 1, describe: 'PRNG seed for faults and generated tags' })
+          .example('$0 sim --rate-limit 20', 'a 20/s limit (see Faults for more)')
+          .example('$0 sim --list-order modified-asc', 'a listing that moves as runs write')
+          .epilog('Then, in another shell:\n  REIMAGE_API_KEY=sk_test_alice REIMAGE_BASE_URL=http://127.0.0.1:8787 retag run tags.csv'),
       (argv) => {
         const options = {
           host: String(argv.host),
@@ -456,7 +471,7 @@ export function buildParser(argv: string[], select: (command: Command) => void) 
     .strict()
     .recommendCommands()
     .epilog(EPILOG)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(Math.min(110, process.stdout.columns || Number(process.env.COLUMNS) || 100))
     .exitProcess(false)
     .fail((message, error) => {
       if (error instanceof ExitError) throw error;
