@@ -49,7 +49,11 @@ test.each(MANIFESTS.map((m) => [m]))('%s: applied, idempotent on a second run, u
     expect(second.code).toBe(first.code);
     const s2 = readJson<Record<string, any>>(join(tmp.dir, `${name}-2`, 'summary.json'));
     expect(s2.counts.updated).toBe(0);
-    expect(s2.counts.unchanged).toBe(s1.counts.updated + s1.counts.unchanged);
+    expect(s2.counts.unchanged + s2.counts.failed).toBe(s2.counts.total);
+    // Id rules name the same images again; a library-wide rule may no longer select an image it
+    // changed (a tag it removed is gone), so such a manifest has fewer items the second time.
+    if (s1.rules === undefined) expect(s2.counts.unchanged).toBe(s1.counts.updated + s1.counts.unchanged);
+    else expect(s2.counts.unchanged).toBeLessThanOrEqual(s1.counts.updated + s1.counts.unchanged);
     expect(sim.stats().byEndpoint['POST /update/'] ?? 0).toBe(postsBefore);
     expect(sim.library.dump()).toEqual(afterFirst);
 
