@@ -6,7 +6,7 @@ import { fileErrorReason, UsageError } from '../errors.js';
 import { opToRules } from '../plan/compose.js';
 import { guardedDelta } from '../plan/resolve.js';
 import type { GuardedOp, ItemOp, ManifestProblem, PlanEntry, Rule, SourceLocation } from '../plan/types.js';
-import type { FailureReason, JournalEntry } from '../runner/types.js';
+import type { FailureReason, JournalEntry, OutcomeCounts } from '../runner/types.js';
 import { createScrubber } from '../secrets.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -99,14 +99,7 @@ export async function createRunDir(out?: string, now: Date = new Date()): Promis
 // ---------------------------------------------------------------------------------------------
 // Summary
 
-export interface RunCounts {
-  updated: number;
-  unchanged: number;
-  failed: number;
-  conflict: number;
-  skipped: number;
-  total: number;
-}
+export type RunCounts = OutcomeCounts;
 
 export function emptyCounts(): RunCounts {
   return { updated: 0, unchanged: 0, failed: 0, conflict: 0, skipped: 0, total: 0 };

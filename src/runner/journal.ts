@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import { createScrubber } from '../secrets.js';
 import type { ItemOp } from '../plan/types.js';
-import type { FailureReason, JournalEntry, JournalState } from './types.js';
+import type { FailureReason, JournalEntry, JournalState, OutcomeCounts } from './types.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
 
@@ -359,14 +359,7 @@ export async function readDoneItems(
 }
 
 /** Counts per latest outcome over the whole run (every invocation). */
-export interface JournalCounts {
-  updated: number;
-  unchanged: number;
-  failed: number;
-  conflict: number;
-  skipped: number;
-  total: number;
-}
+export type JournalCounts = OutcomeCounts;
 
 /** Where a replay of the journal sends what the reports need, line by line. */
 export interface ReplaySinks {

@@ -58,9 +58,9 @@ export async function ensureLockDir(dir: string): Promise<void> {
 }
 
 /**
- * Hold the lock named after a job for the whole run (proper-lockfile: an atomic mkdir whose
- * mtime is refreshed every few seconds). A second holder fails at once with exit 4; a lock
- * whose holder died (kill -9) goes stale after `staleMs` (default LOCK_STALE_MS) and is taken over.
+ * Hold the lock named after a job for the whole run. A second run of the job fails at once with
+ * exit 4; a lock whose holder died is taken over (at once for a process of this host that is
+ * gone, else once its heartbeat is `staleMs` old).
  */
 export async function acquireJobLock(
   name: string,
@@ -70,32 +70,9 @@ export async function acquireJobLock(
 ): Promise<{ path: string; release(): Promise<void> }> {
   await ensureLockDir(lockDir);
   const target = path.join(lockDir, `${name}.job`);
-  const lockPath = `${target}.lock`;
-  try {
-    const release = await lockfile.lock(target, {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: staleMs,
-      update: Math.max(1000, Math.floor(staleMs / 3)),
-      retries: 0,
-      onCompromised,
-    });
-    return {
-      path: lockPath,
-      async release() {
-        await release().catch(() => undefined);
-      },
-    };
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ELOCKED') {
-      throw new ExitError(
-        ExitCode.locked,
-        `job "${name}" is already running (lock ${lockPath}); nothing was sent. ` +
-          `A lock left by a killed run is taken over after ${staleMs / 1000} s.`,
-      );
-    }
-    throw error;
-  }
+  return holdLock(target, `${target}.lock`, onCompromised, staleMs, (lockPath) =>
+    `job "${name}" is already running (lock ${lockPath}); nothing was sent. A lock left by a killed run is taken over after ${staleMs / 1000} s.`,
+  );
 }
 
 /** The lock of a run directory, inside it: held by whoever writes into the directory. */
@@ -130,7 +107,23 @@ export async function acquireRunDirLock(
   onCompromised: (error: Error) => void,
   staleMs: number = LOCK_STALE_MS,
 ): Promise<{ path: string; release(): Promise<void> }> {
-  const lockPath = path.join(dir, RUN_DIR_LOCK);
+  return holdLock(dir, path.join(dir, RUN_DIR_LOCK), onCompromised, staleMs, (lockPath) =>
+    `run directory ${dir} is in use by another retag process (lock ${lockPath}); nothing was sent. ` +
+      `A lock left by a killed process is taken over after ${staleMs / 1000} s.`,
+  );
+}
+
+/**
+ * The one lock (proper-lockfile: an atomic mkdir whose mtime is refreshed every staleMs/3), with
+ * an owner file beside it so a holder killed on this host is seen dead at once.
+ */
+async function holdLock(
+  target: string,
+  lockPath: string,
+  onCompromised: (error: Error) => void,
+  staleMs: number,
+  lockedMessage: (lockPath: string) => string,
+): Promise<{ path: string; release(): Promise<void> }> {
   const options = {
     lockfilePath: lockPath,
     realpath: false,
@@ -141,23 +134,15 @@ export async function acquireRunDirLock(
   };
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(dir, options);
+    release = await lockfile.lock(target, options);
   } catch (error) {
     if ((error as { code?: string }).code !== 'ELOCKED') throw error;
-    if (!(await holderIsDead(lockPath))) {
-      throw new ExitError(
-        ExitCode.locked,
-        `run directory ${dir} is in use by another retag process (lock ${lockPath}); nothing was sent. ` +
-          `A lock left by a killed process is taken over after ${staleMs / 1000} s.`,
-      );
-    }
+    if (!(await holderIsDead(lockPath))) throw new ExitError(ExitCode.locked, lockedMessage(lockPath));
     await rm(lockPath, { recursive: true, force: true });
     try {
-      release = await lockfile.lock(dir, options);
+      release = await lockfile.lock(target, options);
     } catch (again) {
-      if ((again as { code?: string }).code === 'ELOCKED') {
-        throw new ExitError(ExitCode.locked, `run directory ${dir} was just taken by another retag process; nothing was sent`);
-      }
+      if ((again as { code?: string }).code === 'ELOCKED') throw new ExitError(ExitCode.locked, lockedMessage(lockPath));
       throw again;
     }
   }

@@ -38,3 +38,13 @@ export interface JournalEntry {
   /** ISO time of the line. */
   at: string;
 }
+
+/** Items per outcome (a run's counts, summary.json `counts`). */
+export interface OutcomeCounts {
+  updated: number;
+  unchanged: number;
+  failed: number;
+  conflict: number;
+  skipped: number;
+  total: number;
+}
