@@ -371,67 +371,102 @@ export interface ReplaySinks {
   mayHaveChanged?(id: string, earliestBefore: string[] | null): void;
 }
 
-interface Compact {
-  state: JournalState;
-  /** The state of the latest outcome line. */
-  latestState?: JournalState;
-  reason?: FailureReason;
-  /** Line indexes: the latest outcome line, the earliest before, the last landed / unresolved write. */
-  latest: number;
-  before: number;
-  landed: number;
-  landing: number;
+/** States and failure reasons as small numbers, for the columns below. */
+const STATE_CODES: readonly JournalState[] = ['pending', 'unsent', 'updated', 'unchanged', 'failed', 'conflict', 'skipped'];
+const REASON_CODES: readonly (FailureReason | undefined)[] = [undefined, 'not_found', 'forbidden', 'http', 'retries_exhausted', 'network', 'aborted'];
+const NONE = -1;
+
+/**
+ * Per item, a few numbers in typed columns (an item is its index in `index`): its state, the
+ * state of its latest outcome, its failure reason, and line numbers (the latest outcome line,
+ * the earliest before, the last landed and the unresolved write). A million items cost the
+ * Map of ids and ~20 bytes each.
+ */
+class Columns {
+  readonly index = new Map<string, number>();
+  size = 0;
+  state = new Uint8Array(1024);
+  latestState = new Uint8Array(1024);
+  reason = new Uint8Array(1024);
+  latest = new Int32Array(1024);
+  before = new Int32Array(1024);
+  landed = new Int32Array(1024);
+  landing = new Int32Array(1024);
+
+  slot(id: string): number {
+    let k = this.index.get(id);
+    if (k !== undefined) return k;
+    k = this.size++;
+    if (k === this.state.length) this.grow();
+    this.index.set(id, k);
+    this.latestState[k] = 255;
+    this.latest[k] = this.before[k] = this.landed[k] = this.landing[k] = NONE;
+    return k;
+  }
+
+  private grow(): void {
+    const n = this.state.length * 2;
+    const u8 = (a: Uint8Array) => { const b = new Uint8Array(n); b.set(a); return b; };
+    const i32 = (a: Int32Array) => { const b = new Int32Array(n); b.set(a); return b; };
+    this.state = u8(this.state);
+    this.latestState = u8(this.latestState);
+    this.reason = u8(this.reason);
+    this.latest = i32(this.latest);
+    this.before = i32(this.before);
+    this.landed = i32(this.landed);
+    this.landing = i32(this.landing);
+  }
 }
 
 /**
  * The reports of a whole run from its journal, in two streaming passes: the first folds each
- * item into a few line numbers (the same rules as foldJournal), the second hands the deciding
- * lines to `sinks`. Returns the counts over every invocation of the run.
+ * item into a few numbers (the same rules as foldJournal), the second hands the deciding lines
+ * to `sinks`. Returns the counts over every invocation of the run.
  */
 export async function replayJournal(
   dir: string,
   sinks: ReplaySinks,
 ): Promise<{ counts: JournalCounts; failuresByReason: Record<string, number>; tornLines: number }> {
-  const items = new Map<string, Compact>();
+  const c = new Columns();
+  const code = (s: JournalState) => STATE_CODES.indexOf(s);
+  const PENDING = code('pending');
+  const UNSENT = code('unsent');
   const torn = { lines: 0 };
   let i = -1;
   for await (const e of journalEntries(dir, torn)) {
     i++;
     if (e.outcome === 'skipped') continue;
-    let c = items.get(e.id);
-    if (!c) {
-      c = { state: e.outcome, latest: -1, before: -1, landed: -1, landing: -1 };
-      items.set(e.id, c);
-    }
+    const k = c.slot(e.id);
     if (e.outcome === 'unsent') {
       // That pending write never left: it cannot have landed.
-      c.landing = -1;
-      c.state = c.latestState ?? 'pending';
+      c.landing[k] = NONE;
+      c.state[k] = c.latestState[k] === 255 ? PENDING : c.latestState[k]!;
       continue;
     }
-    c.state = e.outcome;
-    if (e.outcome !== 'pending') c.latestState = e.outcome;
-    if (c.before === -1 && (e.before !== null || e.outcome === 'pending' || e.outcome === 'updated')) c.before = i;
+    c.state[k] = code(e.outcome);
+    if (c.before[k] === NONE && (e.before !== null || e.outcome === 'pending' || e.outcome === 'updated')) c.before[k] = i;
     if (e.outcome === 'pending') {
-      c.landing = i;
+      c.landing[k] = i;
       continue;
     }
-    c.latest = i;
-    if (e.reason !== undefined) c.reason = e.reason;
-    else delete c.reason;
-    if (e.outcome === 'updated') c.landed = i;
-    else if (c.landing !== -1 && !(e.outcome === 'failed' && refused(e))) c.landed = c.landing;
-    c.landing = -1;
+    c.latestState[k] = code(e.outcome);
+    c.latest[k] = i;
+    c.reason[k] = Math.max(0, REASON_CODES.indexOf(e.reason));
+    if (e.outcome === 'updated') c.landed[k] = i;
+    else if (c.landing[k] !== NONE && !(e.outcome === 'failed' && refused(e))) c.landed[k] = c.landing[k]!;
+    c.landing[k] = NONE;
   }
 
   const counts: JournalCounts = { updated: 0, unchanged: 0, failed: 0, conflict: 0, skipped: 0, total: 0 };
   const failuresByReason: Record<string, number> = {};
-  for (const c of items.values()) {
-    if (c.latest === -1 || c.state === 'pending' || c.state === 'unsent') continue;
-    counts[c.state as keyof Omit<JournalCounts, 'total'>]++;
+  for (let k = 0; k < c.size; k++) {
+    const state = c.state[k]!;
+    if (c.latest[k] === NONE || state === PENDING || state === UNSENT) continue;
+    const name = STATE_CODES[state] as keyof Omit<JournalCounts, 'total'>;
+    counts[name]++;
     counts.total++;
-    if (c.state === 'failed') {
-      const key = c.reason ?? 'unknown';
+    if (name === 'failed') {
+      const key = REASON_CODES[c.reason[k]!] ?? 'unknown';
       failuresByReason[key] = (failuresByReason[key] ?? 0) + 1;
     }
   }
@@ -439,14 +474,15 @@ export async function replayJournal(
   i = -1;
   for await (const e of journalEntries(dir)) {
     i++;
-    const c = items.get(e.id);
-    if (!c) continue;
-    if (i === c.latest && c.state !== 'pending' && c.state !== 'unsent') {
-      if (c.state === 'failed') sinks.failed?.(e);
-      else if (c.state === 'conflict') sinks.conflict?.(e);
-      else if (c.state === 'updated') sinks.updated?.(e);
+    const k = c.index.get(e.id);
+    if (k === undefined) continue;
+    const state = STATE_CODES[c.state[k]!];
+    if (i === c.latest[k] && state !== 'pending' && state !== 'unsent') {
+      if (state === 'failed') sinks.failed?.(e);
+      else if (state === 'conflict') sinks.conflict?.(e);
+      else if (state === 'updated') sinks.updated?.(e);
     }
-    if (i === c.before && (c.landing !== -1 || c.landed !== -1)) sinks.mayHaveChanged?.(e.id, e.before);
+    if (i === c.before[k] && (c.landing[k] !== NONE || c.landed[k] !== NONE)) sinks.mayHaveChanged?.(e.id, e.before);
   }
   return { counts, failuresByReason, tornLines: torn.lines };
 }
