@@ -29,6 +29,7 @@ import {
   API_KEY,
   type SimProcess,
 } from './harness.js';
+import { journalCostCase, renameMapCase } from './engine-cases.js';
 
 export interface Row {
   case: string;
@@ -358,6 +359,8 @@ const CASES: BenchCase[] = [
   autoCase(true),
   millionCase,
   bigRunCase,
+  journalCostCase,
+  renameMapCase,
 ];
 
 const NOTES = `How to read it:
