@@ -47,7 +47,10 @@ describe('job lock', () => {
     const startedAt = Date.now();
     const second = await runCli(['job', job, '--out', path.join(dir, 'run2'), '--log-level', 'warn'], other, { env, cwd: dir });
     expectExit(second, 4);
-    expect(second.exitedAt - startedAt).toBeLessThan(3000);
+    // "At once": it gave up while the holder was still running (event order, not a stopwatch),
+    // and well within what a spawned CLI takes on a loaded machine (generous: 5× idle and more).
+    expect(holder.child.exitCode).toBeNull();
+    expect(second.exitedAt - startedAt).toBeLessThan(15_000);
     expect(second.stderr).toContain('already running');
     expect(other.stats().requests).toBe(0);
     expect(existsSync(path.join(dir, 'run2'))).toBe(false);
@@ -55,7 +58,8 @@ describe('job lock', () => {
     holder.child.kill('SIGKILL');
     await holder.done;
 
-    // Cron-like: try again every second until the stale lock is taken over (3 s here, 15 s by default).
+    // Cron-like: try again every second until the lock is taken over. The holder was a process of
+    // this host that is gone, so the very next run takes it (no waiting for staleness).
     const killedAt = Date.now();
     let attempt = 0;
     let last;
@@ -68,7 +72,7 @@ describe('job lock', () => {
     }
     expectExit(last, 0);
     expect(Date.now() - killedAt).toBeLessThan(60_000);
-    expect(attempt).toBeGreaterThanOrEqual(1);
+    expect(attempt).toBe(1);
     expect(await wrongImages(sim, manifest, before)).toEqual([]);
     // Released at the end: the next run takes it at once.
     expect(existsSync(path.join(lockDir, 'lock-test.job.lock'))).toBe(false);
