@@ -124,3 +124,16 @@ describe('createLogger', () => {
     expect(readFileSync(logFile, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 });
+
+describe('a log that cannot be written', () => {
+  test('a full disk (--log-file /dev/full) stops logging, never the run: writes and flush return', async () => {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync('/dev/full')) return; // Linux only; this machine and CI have it
+    const { logger, flush } = createLogger({ logFile: '/dev/full', redact: [] });
+    expect(() => {
+      logger.info('first');
+      logger.error({ id: 'x' }, 'second');
+    }).not.toThrow();
+    await expect(Promise.race([flush().then(() => 'flushed'), new Promise((r) => setTimeout(() => r('hung'), 5000))])).resolves.toBe('flushed');
+  });
+});

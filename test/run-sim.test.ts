@@ -7,7 +7,7 @@
 import { afterAll, afterEach, expect, test } from '@jest/globals';
 import { startSimulator, DEFAULT_KEY, generatedId, type Simulator } from '../src/sim/index.js';
 import { runInProcess, targetsFromRules } from './helpers/in-process-run.js';
-import { expectedAfter, sameMembers } from './helpers/foreign-fixture.js';
+import { expectedTags, sameMembers } from './helpers/oracle.js';
 import { tempDir } from './helpers/cli.js';
 
 const tmp = tempDir('retag-run-sim-');
@@ -31,12 +31,11 @@ function mixedRules(count: number): Array<Record<string, unknown>> {
   return rules;
 }
 
+/** Images the rules name whose tags are not what the oracle (test/helpers/oracle.ts) composes. */
 function wrongImages(s: Simulator, before: Record<string, { tags: string[] }>, rules: Array<Record<string, unknown>>): string[] {
-  const byId = new Map<string, Array<Record<string, unknown>>>();
-  for (const r of rules) byId.set(r.id as string, [...(byId.get(r.id as string) ?? []), r]);
   const wrong: string[] = [];
-  for (const [id, idRules] of byId) {
-    const want = expectedAfter(before[id]!.tags, idRules);
+  for (const id of new Set(rules.map((r) => r.id as string))) {
+    const want = expectedTags(id, before[id]!.tags, rules);
     const have = s.library.get(id)!.tags;
     if (!sameMembers(want, have)) wrong.push(`${id}: want [${want}] have [${have}]`);
   }

@@ -1,98 +1,71 @@
 /**
- * Shared by the test/safe-*.test.ts files: spawn the BUILT CLI (run `npm run build` first)
- * against an in-process simulator on 127.0.0.1, and check the library against the pure plan.
+ * Shared by the test/safe-*.test.ts (and other e2e) files: spawn the BUILT CLI (run `npm run
+ * build` first) against an in-process simulator on 127.0.0.1 with alice's key, and check the
+ * library against test/helpers/oracle.ts (design.md §2 written again, never the project's own
+ * plan code). Spawning, temporary directories, waits and run-directory readers are the ones in
+ * test/helpers/cli.ts; only the simulator wiring and the migration manifests live here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadManifest } from '../src/manifest/index.js';
-import { normalizeTags, sameTags } from '../src/plan/normalize.js';
-import { applyOp } from '../src/plan/resolve.js';
 import type { Simulator } from '../src/sim/index.js';
+import {
+  assertBuilt,
+  CLI,
+  expectExit,
+  journalLines,
+  pollUntil,
+  readJson,
+  readNdjson,
+  ROOT,
+  runCli as runCliWith,
+  startCli as startCliWith,
+  tempDir as makeTempDir,
+  type CliResult,
+  type CliRun,
+} from './helpers/cli.js';
+import { heldAfterRun, parseRules, sameMembers } from './helpers/oracle.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI = path.join(ROOT, 'dist/src/cli.js');
+export { assertBuilt, CLI, expectExit, readJson, readNdjson, ROOT };
 
-export function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before these tests`);
-}
+/** A finished CLI process (code, signal, output, exitedAt). */
+export type Finished = CliResult;
+/** A CLI process under way. */
+export type Spawned = CliRun;
 
+/** A fresh temporary directory (left for the OS to clean: a failing test's files stay for a look). */
 export async function tempDir(prefix = 'retag-safe-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
+  return makeTempDir(prefix).dir;
 }
 
-export interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** When the process exited (Date.now()). */
-  exitedAt: number;
-}
-
-export interface Spawned {
-  child: ChildProcess;
-  done: Promise<Finished>;
-  stdout(): string;
-  stderr(): string;
+interface SimCliOptions {
+  /** Added over the simulator's URL and alice's key; `undefined` leaves a variable out. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
 }
 
 /** Start `node dist/src/cli.js ...args` with the simulator's URL and alice's key. */
-export function startCli(args: string[], sim: Pick<Simulator, 'url'>, options: { env?: Record<string, string>; cwd?: string } = {}): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: options.cwd ?? ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? os.tmpdir(),
-      REIMAGE_API_KEY: 'sk_test_alice',
-      REIMAGE_BASE_URL: sim.url,
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+export function startCli(args: string[], sim: Pick<Simulator, 'url'>, options: SimCliOptions = {}): Spawned {
+  return startCliWith(args, {
+    env: { REIMAGE_API_KEY: 'sk_test_alice', REIMAGE_BASE_URL: sim.url, ...options.env },
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Finished>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, exitedAt: Date.now() }));
-  });
-  return { child, done, stdout: () => stdout, stderr: () => stderr };
 }
 
-export async function runCli(args: string[], sim: Pick<Simulator, 'url'>, options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Finished> {
+export async function runCli(args: string[], sim: Pick<Simulator, 'url'>, options: SimCliOptions = {}): Promise<Finished> {
   return startCli(args, sim, options).done;
 }
 
+/** Wait (polling every 10 ms) until `probe` gives a value. */
 export async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return pollUntil(probe, what, timeoutMs, 10);
 }
 
-/** Complete lines of a run's journal (a torn last line is left out). */
 /** Ids of the journal's lines, in order; `state` picks outcome lines only, or pending lines only. */
 export function journalIds(runDir: string, state: 'any' | 'finished' | 'pending' = 'any'): string[] {
-  const file = path.join(runDir, 'journal.ndjson');
-  if (!existsSync(file)) return [];
-  const ids: string[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    try {
-      const e = JSON.parse(line) as { id: string; outcome: string };
-      if (state === 'any' || (state === 'pending') === (e.outcome === 'pending')) ids.push(e.id);
-    } catch {
-      /* torn or empty */
-    }
-  }
-  return ids;
+  return journalLines(runDir)
+    .filter((e) => state === 'any' || (state === 'pending') === (e.outcome === 'pending'))
+    .map((e) => e.id);
 }
 
 /**
@@ -112,38 +85,25 @@ export async function writeMigration(dir: string, n: number, tag = 'migrated-202
   return file;
 }
 
-/** Ids whose tags differ from what the manifest's rules compose to over `before` (a library dump). */
+/**
+ * Ids of `before` (a library dump taken before the run) whose tags now differ from what a
+ * correct run of the manifest leaves (the oracle: the rules' result for an image they change,
+ * the old tags for every other one), compared as sets (design.md §2). The manifest is read as
+ * the JSON/NDJSON the tests wrote, not through the project's reader.
+ */
 export async function wrongImages(
   sim: Simulator,
   manifestFile: string,
   before: Record<string, { tags: string[] }>,
   except: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
-  const manifest = await loadManifest(manifestFile);
+  const rules = parseRules(readFileSync(manifestFile, 'utf8'));
   const wrong: string[] = [];
-  for (const { id, op } of manifest.targets) {
+  for (const [id, image] of Object.entries(before)) {
     if (except.has(id)) continue;
-    const expected = applyOp(normalizeTags(before[id]?.tags ?? []), op);
-    const actual = sim.library.get(id)?.tags ?? [];
-    if (!sameTags(expected, actual)) wrong.push(id);
+    const expected = heldAfterRun(id, image.tags, rules);
+    const actual = sim.library.get(id)?.tags;
+    if (actual === undefined || !sameMembers(expected, actual)) wrong.push(id);
   }
   return wrong;
-}
-
-export function readJson<T = Record<string, unknown>>(file: string): T {
-  return JSON.parse(readFileSync(file, 'utf8')) as T;
-}
-
-export function readNdjson<T = Record<string, unknown>>(file: string): T[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-}
-
-/** Assert an exit code; on a mismatch the error shows the process's stderr (the why). */
-export function expectExit(res: Pick<Finished, 'code' | 'signal' | 'stderr'>, code: number): void {
-  if (res.code !== code) {
-    throw new Error(`expected exit ${code}, got ${res.code ?? res.signal}; stderr:\n${res.stderr.slice(-4000)}`);
-  }
 }

@@ -49,11 +49,38 @@ export function createLogger(options: LoggerOptions): CreatedLogger {
   const pretty = options.pretty ?? (process.stderr.isTTY === true && logFile === undefined && !options.destination);
   const scrub = createScrubber(options.redact);
 
-  const sink: DestinationStream & { flushSync?: () => void } =
+  const raw: DestinationStream & { flushSync?: () => void } =
     options.destination ??
     (logFile !== undefined
       ? pino.destination({ dest: logFile, sync: true, mkdir: true, append: true })
       : pino.destination({ fd: 2, sync: true }));
+  // A log that cannot be written (disk full, stderr closed) must not stop or hang the run: the
+  // first failed write stops logging (said once on stderr for a log file), and flush() then skips
+  // sonic-boom's flushSync, which retries such a write forever.
+  let broken = false;
+  const sink: DestinationStream & { flushSync?: () => void } = {
+    write(line: string) {
+      if (broken) return;
+      try {
+        raw.write(line);
+      } catch (error) {
+        broken = true;
+        if (logFile !== undefined) {
+          try {
+            process.stderr.write(`retag: cannot write the log file ${logFile} (${(error as NodeJS.ErrnoException).code ?? String(error)}): logging stopped, the run goes on\n`);
+          } catch {
+            /* stderr closed too */
+          }
+        }
+      }
+    },
+    flushSync() {
+      if (!broken && typeof raw.flushSync === 'function') raw.flushSync();
+    },
+  };
+  (raw as unknown as { on?: (e: string, f: (err: unknown) => void) => void }).on?.('error', () => {
+    broken = true;
+  });
 
   let stream: DestinationStream = sink;
   if (pretty) {
@@ -95,7 +122,7 @@ export function createLogger(options: LoggerOptions): CreatedLogger {
     flush: () =>
       new Promise<void>((resolve) => {
         try {
-          if (typeof sink.flushSync === 'function') sink.flushSync();
+          sink.flushSync?.();
         } catch {
           // Nothing buffered (sync destination) or the fd is closed: nothing left to flush.
         }

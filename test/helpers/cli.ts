@@ -1,9 +1,10 @@
 /**
  * End-to-end helpers (style.md §8, third layer): spawn the BUILT CLI (`node dist/src/cli.js`,
  * so `npm run build` must have run — `npm test` builds before jest) with a clean environment,
- * and read what a run leaves in its directory.
+ * wait for what it does, and read what a run leaves in its directory. The one copy of each:
+ * test/safe-harness.ts and test/helpers/engine-e2e.ts build on these.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,22 +20,32 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** When the process exited (Date.now()). */
+  exitedAt: number;
 }
 
 export interface CliOptions {
-  /** Variables added to a minimal environment (PATH, HOME, TMPDIR): nothing leaks in from the jest process. */
+  /** Variables added to a minimal environment (PATH, HOME, TMPDIR, LANG): nothing leaks in from the jest process. */
   env?: Record<string, string | undefined>;
   cwd?: string;
-  /** Kill the child (SIGKILL) after this long. Default 60 s. */
+  /** Kill the child (SIGKILL) after this long, so no test leaves a CLI behind. Default 60 s (jest's own timeout). */
   timeoutMs?: number;
+}
+
+/** A CLI process under way: the child, its end, and what it printed so far. */
+export interface CliRun {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  stdout(): string;
+  stderr(): string;
 }
 
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the e2e tests`);
 }
 
-/** Run `node dist/src/cli.js ...args` to completion; stdout/stderr are pipes, never a terminal. */
-export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+/** Start `node dist/src/cli.js ...args`; stdout/stderr are pipes, never a terminal. */
+export function startCli(args: string[], options: CliOptions = {}): CliRun {
   assertBuilt();
   const env: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
@@ -43,22 +54,51 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   }
   for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, durationMs: Date.now() - started });
+      const exitedAt = Date.now();
+      resolve({ code, signal, stdout, stderr, durationMs: exitedAt - started, exitedAt });
     });
   });
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Run `node dist/src/cli.js ...args` to completion. */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return startCli(args, options).done;
+}
+
+/** Assert an exit code; on a mismatch the error shows the process's stderr (the why). */
+export function expectExit(res: Pick<CliResult, 'code' | 'signal' | 'stderr'>, code: number): void {
+  if (res.code !== code) {
+    throw new Error(`expected exit ${code}, got ${res.code ?? res.signal}; stderr:\n${res.stderr.slice(-4000)}`);
+  }
+}
+
+/**
+ * Poll `probe` every `everyMs` until it gives a value (not undefined/false); throws after
+ * `timeoutMs`. Event-driven waits for things outside the process (a child's journal, a server's
+ * counters): never a sleep-and-hope.
+ */
+export async function pollUntil<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000, everyMs = 2): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
 
 /** Run `fn` over `items` with at most `limit` at once (spawning a hundred CLIs at once would thrash 2 cores). */
@@ -114,4 +154,31 @@ export function allFiles(dir: string): Array<{ path: string; text: string }> {
 /** NDJSON text for a list of rules (what a manifest file holds). */
 export function ndjson(rows: readonly unknown[]): string {
   return rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+}
+
+/** A line of a run's journal (journal.ndjson), as far as the tests read it. */
+export interface JournalLine {
+  id: string;
+  outcome: string;
+  before: string[] | null;
+  after: string[] | null;
+  op?: unknown;
+  reason?: string;
+  status?: number;
+}
+
+/** The complete lines of a run's journal (a torn last line, or no journal at all, is left out). */
+export function journalLines(runDir: string): JournalLine[] {
+  const file = join(runDir, 'journal.ndjson');
+  if (!existsSync(file)) return [];
+  const out: JournalLine[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as JournalLine);
+    } catch {
+      /* the torn last line of a killed run */
+    }
+  }
+  return out;
 }

@@ -1,20 +1,19 @@
 /**
  * Shared by the test/engine-*.test.ts files (issue 7, "done when"): manifests over the
- * simulator's generated images, a small oracle of what an image holds after them, and readers
- * of what a run leaves in its journal.
- *
- * The oracle is written here from design.md §2, the slow and obvious way (nothing imported from
- * src/plan or src/manifest): the rules of an id apply in file order; within one rule clear, set,
- * rename (in place, duplicates dropped keeping the first position), add (appended when absent),
- * remove. The manifests below only use tags that need no normalisation, and never remove and
- * re-add one tag, so the order the oracle gives is the only one a correct engine can write.
+ * simulator's generated images, what the library must hold after them (from the one oracle,
+ * test/helpers/oracle.ts: nothing here imports from src/plan or src/manifest), and readers of
+ * what a run leaves in its journal. The manifests below only use tags that need no
+ * normalisation, and never remove and re-add one tag, so the order the oracle gives is the only
+ * one a correct engine can write: the comparisons here are exact, order included.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { journalLines, pollUntil, tempDir, type JournalLine } from './cli.js';
+import { heldAfterRun, expectedTags as oracleExpectedTags, type OracleRule } from './oracle.js';
 
-export interface TestRule {
+export { journalLines, pollUntil, type JournalLine };
+
+/** An id rule (the oracle's rule, with the id required). */
+export interface TestRule extends OracleRule {
   id: string;
   clear?: true;
   set?: string[];
@@ -23,33 +22,17 @@ export interface TestRule {
   remove?: string[];
 }
 
-/** What an image holding `before` holds after `rules` (those of other ids are ignored). */
+/** What an image holding `before` holds after `rules` (those of other ids are ignored): the oracle's result. */
 export function expectedTags(id: string, before: readonly string[], rules: readonly TestRule[]): string[] {
-  let tags = [...before];
-  for (const r of rules) {
-    if (r.id !== id) continue;
-    if (r.clear) tags = [];
-    if (r.set) tags = [...new Set(r.set)];
-    if (r.rename) {
-      const out: string[] = [];
-      for (const t of tags) {
-        const to = Object.prototype.hasOwnProperty.call(r.rename, t) ? r.rename[t]! : t;
-        if (!out.includes(to)) out.push(to);
-      }
-      tags = out;
-    }
-    for (const t of r.add ?? []) if (!tags.includes(t)) tags.push(t);
-    if (r.remove) tags = tags.filter((t) => !r.remove!.includes(t));
-  }
-  return tags;
+  return oracleExpectedTags(id, before, rules);
 }
 
-/** id → expected tags for every image of `dump`, under `rules`. */
+/** id → what every image of `dump` holds after a correct run of `rules` (untouched when they change nothing). */
 export function expectedLibrary(dump: Record<string, { tags: string[] }>, rules: readonly TestRule[]): Record<string, string[]> {
   const byId = new Map<string, TestRule[]>();
   for (const r of rules) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
   const out: Record<string, string[]> = {};
-  for (const [id, image] of Object.entries(dump)) out[id] = expectedTags(id, image.tags, byId.get(id) ?? []);
+  for (const [id, image] of Object.entries(dump)) out[id] = heldAfterRun(id, image.tags, byId.get(id) ?? []);
   return out;
 }
 
@@ -103,32 +86,6 @@ export async function writeRules(file: string, rules: readonly unknown[]): Promi
   return file;
 }
 
-export interface JournalLine {
-  id: string;
-  outcome: string;
-  before: string[] | null;
-  after: string[] | null;
-  op?: unknown;
-  reason?: string;
-  status?: number;
-}
-
-/** The complete lines of a run's journal (a torn line, or none at all, is left out). */
-export function journalLines(runDir: string): JournalLine[] {
-  const file = path.join(runDir, 'journal.ndjson');
-  if (!existsSync(file)) return [];
-  const out: JournalLine[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      out.push(JSON.parse(line) as JournalLine);
-    } catch {
-      /* the torn last line of a killed run */
-    }
-  }
-  return out;
-}
-
 /** What the journal says so far: ids with an outcome line, and ids with a pending line and no outcome after it. */
 export function journalState(runDir: string): { finished: Set<string>; pendingOnly: Set<string>; lines: number } {
   const finished = new Set<string>();
@@ -144,21 +101,10 @@ export function journalState(runDir: string): { finished: Set<string>; pendingOn
   return { finished, pendingOnly: open, lines: lines.length };
 }
 
-/** Poll `probe` every `everyMs` until it gives a value; throws after `timeoutMs`. */
-export async function pollUntil<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000, everyMs = 2): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** A temporary directory and its removal. */
 export async function scratch(prefix: string): Promise<{ dir: string; cleanup(): Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const { dir, cleanup } = tempDir(prefix);
+  return { dir, cleanup: async () => cleanup() };
 }
 
 /** Writes (POST /update/) the simulator received since its stats were last reset. */

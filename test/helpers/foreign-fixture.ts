@@ -5,6 +5,7 @@
  * empty one that ends it, and the manifest touches an image on the last, short page.
  */
 import type { ForeignImage } from './foreign-server.js';
+import { applyRuleOps, oracleTags, sameMembers, type OracleRule } from './oracle.js';
 
 export const CAROL_KEY = 'sk_foreign_carol_7c1d';
 export const DAVE_KEY = 'sk_foreign_dave_0b2e';
@@ -72,37 +73,20 @@ export const EXPECTED_FAILURES: Record<string, 'not_found' | 'forbidden'> = {
   'ghost-404': 'not_found',
 };
 
-/** design.md §2 normalisation, written out again here so the oracle does not share the runner's code. */
+/** design.md §2 normalisation: the oracle's (test/helpers/oracle.ts), the one independent copy. */
 export function normalizeTags(tags: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const raw of tags) {
-    const t = raw.trim();
-    if (t !== '' && !out.includes(t)) out.push(t);
-  }
-  return out;
+  return oracleTags(tags);
 }
 
-/** What an id's rules compose to, applied rule by rule to `before` (clear, set, add, remove within a rule). */
+/**
+ * What an id's rules compose to, applied rule by rule in file order to `before` (the rules are
+ * those of one id: each applies), with the oracle's per-rule semantics.
+ */
 export function expectedAfter(before: readonly string[], rules: ReadonlyArray<Record<string, unknown>>): string[] {
-  let tags = normalizeTags(before);
-  for (const rule of rules) {
-    if (rule.clear === true) tags = [];
-    if (Array.isArray(rule.set)) tags = normalizeTags(rule.set as string[]);
-    if (Array.isArray(rule.add)) for (const t of normalizeTags(rule.add as string[])) if (!tags.includes(t)) tags.push(t);
-    if (Array.isArray(rule.remove)) {
-      const removing = normalizeTags(rule.remove as string[]);
-      tags = tags.filter((t) => !removing.includes(t));
-    }
-  }
-  return tags;
+  return rules.reduce<string[]>((tags, rule) => applyRuleOps(tags, rule as OracleRule), oracleTags(before));
 }
 
-/** Same members, whatever the order (design.md §2). */
-export function sameMembers(a: readonly string[], b: readonly string[]): boolean {
-  const sa = new Set(a);
-  const sb = new Set(b);
-  return sa.size === sb.size && [...sa].every((t) => sb.has(t));
-}
+export { sameMembers };
 
 /** id → its rules in file order. */
 export function rulesById(rules: ReadonlyArray<Record<string, unknown>>): Map<string, Array<Record<string, unknown>>> {

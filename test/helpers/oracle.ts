@@ -152,3 +152,30 @@ export function matchedCounts(
   for (const image of images) for (const w of traceRules(image.id, image.tags, rules).matchedWhere) counts[w]!++;
   return counts;
 }
+
+/**
+ * What a correct run leaves on the image (design.md §2 with §5's "no write when nothing
+ * changes"): the rules' result when it has other members than the image's tags, else the tags
+ * the image held, untouched (an unselected image, or one whose result only reorders or
+ * normalises its tags, is never written).
+ */
+export function heldAfterRun(id: string, currentTags: readonly string[], rules: readonly OracleRule[]): string[] {
+  const trace = traceRules(id, currentTags, rules);
+  return trace.applied.length > 0 && !sameMembers(trace.tags, oracleTags(currentTags)) ? trace.tags : [...currentTags];
+}
+
+/**
+ * The rules of a JSON or NDJSON manifest the tests wrote (a JSON array, or one rule object a
+ * line; blank lines skipped). Only for files the tests produce: a line that is not a JSON object
+ * fails loudly, since the oracle must never guess what a rule says.
+ */
+export function parseRules(text: string): OracleRule[] {
+  const trimmed = text.trim();
+  const rows: unknown[] = trimmed.startsWith('[')
+    ? (JSON.parse(trimmed) as unknown[])
+    : trimmed.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+  return rows.map((row, i) => {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`rule ${i + 1} is not an object: ${JSON.stringify(row)}`);
+    return row as OracleRule;
+  });
+}
