@@ -11,7 +11,7 @@
  * Options: --quick (CI smoke: small sizes), --list, --out FILE (default bench/RESULTS.md),
  * --no-write (print only).
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import {
   runBaseline,
   runRetag,
   serverRate,
+  startPlainServerProcess,
   startSimProcess,
   writeLines,
   CLI,
@@ -67,11 +68,20 @@ async function setManifest(ctx: Context, name: string, n: number, library = n): 
 }
 
 async function withSim<T>(args: Parameters<typeof startSimProcess>[0], fn: (sim: SimProcess) => Promise<T>): Promise<T> {
-  const sim = await startSimProcess(args);
+  return withServer(startSimProcess(args), fn);
+}
+
+/** bench/plain-server.ts: a plain node:http server that shares nothing with the simulator. */
+async function withPlainServer<T>(args: Parameters<typeof startPlainServerProcess>[0], fn: (server: SimProcess) => Promise<T>): Promise<T> {
+  return withServer(startPlainServerProcess(args), fn);
+}
+
+async function withServer<T>(started: Promise<SimProcess>, fn: (server: SimProcess) => Promise<T>): Promise<T> {
+  const server = await started;
   try {
-    return await fn(sim);
+    return await fn(server);
   } finally {
-    await sim.close();
+    await server.close();
   }
 }
 
@@ -107,10 +117,11 @@ function fixedRate(rate: number, concurrency: number): BenchCase {
 
 /**
  * No rate limit, 20 ms per request: does retag keep `concurrency` requests in flight? retag and
- * the bare node:http client alternate, twice each, on the same (warmed-up) simulator, and each
+ * the bare node:http client alternate, twice each, on the same (warmed-up) server, and each
  * keeps its best round: on a shared 2-core machine a neighbour's burst can cost any one round.
+ * `server` names the server in the row ('' for the simulator); `cpu` receives the CPU row.
  */
-async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, cpu: Row[]): Promise<Row> {
+async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, cpu: Row[] | undefined, server = ''): Promise<Row> {
   const ideal = concurrency / 0.02;
   const n = Math.round(ideal * (ctx.quick ? 1 : 3));
   const manifest = await setManifest(ctx, `latency-${concurrency}`, n, 16_000);
@@ -130,7 +141,7 @@ async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, 
     if (!bestBare || bareAchieved > bestBare.achieved) bestBare = { achieved: bareAchieved, cpuMs: Math.min(bare.cpuMs ?? NaN, bestBare?.cpuMs ?? Infinity) };
     else bestBare.cpuMs = Math.min(bestBare.cpuMs, bare.cpuMs ?? NaN);
   }
-  if (concurrency === 32) {
+  if (concurrency === 32 && cpu) {
     // CPU per update: whole-process CPU (least of the rounds) minus a process that only starts.
     // retag's start-up: a one-rule `plan --no-read` loads every module a run does, sends nothing.
     const retagIdle = await measureNode([CLI, 'plan', join(ctx.tmp, 'one.ndjson'), '--no-read', '--log-level', 'warn', '--out', ctx.outDir('idle')], {
@@ -150,8 +161,8 @@ async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, 
     });
   }
   return {
-    case: `latency-${concurrency}`,
-    setup: `no limit, 20 ms latency; -c ${concurrency}; ${n} updates, best of ${rounds} (max in flight ${best!.inFlight})`,
+    case: server ? `latency-${server}-${concurrency}` : `latency-${concurrency}`,
+    setup: `${server ? `${server} server, ` : ''}no limit, 20 ms latency; -c ${concurrency}; ${n} updates, best of ${rounds} (max in flight ${best!.inFlight})`,
     figure: 'achieved / (c / latency)',
     retag: perSec(best!.achieved),
     baseline: `ideal ${perSec(ideal)}; bare node:http ${perSec(bestBare!.achieved)} (${pct(bestBare!.achieved / ideal)})`,
@@ -170,6 +181,20 @@ const latencyCase: BenchCase = {
       for (const c of [8, 32, 64]) rows.push(await latencyBound(ctx, sim, c, cpu));
     });
     return [...rows, ...cpu];
+  },
+};
+
+/**
+ * The latency case again, against bench/plain-server.ts instead of the simulator: a plain
+ * node:http server retag was not written with, the bare client measured on it in the same run.
+ */
+const latencyPlainCase: BenchCase = {
+  name: 'latency-plain',
+  async run(ctx) {
+    return withPlainServer({ generate: 16_000, latencyMs: 20 }, async (server) => {
+      await runBaseline('bare', server.url, 3000, 32); // warm the server's JIT up: nobody pays it
+      return [await latencyBound(ctx, server, 32, undefined, 'plain')];
+    });
   },
 };
 
@@ -348,15 +373,63 @@ function autoCase(headers: boolean): BenchCase {
   };
 }
 
+/**
+ * `--rate auto` against a limit nobody announces, whatever the server's bucket: bench/plain-server.ts
+ * keeps its own token bucket (60/s; 1, 10 or 60 tokens at most) and answers 429 with
+ * `Retry-After: 1` and no RateLimit-* header when it is empty. A run of a minute at the limit
+ * (discovery included); the second half shows where the controller settled. --quick: a few
+ * seconds each, the three at once (a smoke run: the figures mean little).
+ */
+const AUTO_BUCKETS = [1, 10, 60];
+const autoBucketsCase: BenchCase = {
+  name: 'auto-buckets',
+  async run(ctx) {
+    const rate = 60;
+    const n = ctx.quick ? 240 : 3600;
+    const one = async (burst: number): Promise<Row> => {
+      const name = `auto-bucket-${burst}`;
+      const manifest = await setManifest(ctx, name, n);
+      return withPlainServer({ generate: n, rateLimit: rate, burst, latencyMs: 10 }, async (server) => {
+        // Where the run is halfway (at the limit), for the second-half figure.
+        const halfway = new Promise<Awaited<ReturnType<SimProcess['stats']>>>((resolve, reject) =>
+          setTimeout(() => server.stats().then(resolve, reject), (n / rate / 2) * 1000),
+        );
+        const run = await runRetag(server.url, ['run', manifest, '--no-read', '--rate', 'auto', '--concurrency', '8'], ctx.outDir(name));
+        const stats = await server.stats();
+        const mid = await halfway;
+        const achieved = serverRate(stats);
+        const ok = (x: typeof stats) => x.byStatus['200'] ?? 0;
+        const secondHalf = mid.lastRequestAt && stats.lastRequestAt! > mid.lastRequestAt ? ((ok(stats) - ok(mid)) * 1000) / (stats.lastRequestAt! - mid.lastRequestAt) : NaN;
+        const share429 = stats.rateLimited / stats.requests;
+        const target = burst === 1 ? 0.8 : 0.9;
+        return {
+          case: name,
+          setup: `plain server ${rate}/s, bucket ${burst}, unannounced (429 + Retry-After: 1), 10 ms; --rate auto -c 8; ${n} updates`,
+          figure: 'achieved / limit · 429s',
+          retag: `${perSec(achieved)} · ${stats.rateLimited} × 429 (${pct(share429)}); second half ${pct(secondHalf / rate)}; ended at ${run.summary.rate?.final}/s`,
+          baseline: `limit ${rate}/s (target ≥ ${pct(target)}, ≤ 2 % 429s)`,
+          ratio: pct(achieved / rate),
+        };
+      });
+    };
+    if (ctx.quick) return Promise.all(AUTO_BUCKETS.map(one));
+    const rows: Row[] = [];
+    for (const burst of AUTO_BUCKETS) rows.push(await one(burst));
+    return rows;
+  },
+};
+
 const CASES: BenchCase[] = [
   fixedRate(20, 4),
   fixedRate(200, 8),
   fixedRate(1000, 32),
   latencyCase,
+  latencyPlainCase,
   alternativesCase,
   scanCase,
   autoCase(false),
   autoCase(true),
+  autoBucketsCase,
   millionCase,
   bigRunCase,
   journalCostCase,
@@ -381,9 +454,22 @@ const NOTES = `How to read it:
   entry, p-queue and the rate limiter, and the garbage of all that.
 - **alternatives**: the docs' loop is latency-bound (one request at a time); \`Promise.all\` is
   fast and loses most of the images to 429s with nothing to re-run them.
-- **auto-60**: \`--rate auto\` starts at 10/s, doubles each second it reaches its rate, halves on
-  the first 429, then measures the server's refill between two 429s and settles at 97 % of it;
-  with \`RateLimit-Policy\` it takes the announced rate at once.
+- **latency-plain-32**: the latency-32 case against bench/plain-server.ts, a plain node:http
+  server that shares no code with the simulator (bare-array listing, any bearer key, a fixed
+  setTimeout latency), with the bare client measured on it in the same run.
+- **auto-60**: \`--rate auto\` starts at 10/s and doubles every half second it reaches its rate;
+  after the first 429 it sends at steady rates and fits the server's refill rate from what the
+  server accepted between the end of each 429 pause and the next 429 (accepted = bucket + refill
+  × time, two such stretches give the slope), or searches between the highest rate sustained and
+  the lowest refused; it settles at 98 % of the estimate and probes above it rarely. With
+  \`RateLimit-Policy\` it takes the announced rate at once.
+- **auto-bucket-N**: the same against bench/plain-server.ts's own token bucket of N tokens (60/s,
+  no RateLimit-* header at all). Every 429 pauses the whole queue for its Retry-After (1 s), and
+  a bucket smaller than a second's worth loses what it would have refilled meanwhile, so a 429
+  costs up to a second of throughput: the figure is mostly how few probes past the limit the
+  controller needs. With a bucket of 1, two requests closer than 1/60 s are refused: a stalled
+  event loop (the client's or the server's, on a busy machine) bunches requests and draws 429s
+  at any rate. "second half" is the rate over the second half of the run, after discovery.
 - **plan-no-read-1m / run-100k**: these hold the manifest's targets in memory (rules for one id
   may be anywhere in the file, so they are composed before the run) plus the journal entries kept
   for the final reports; \`validate\` streams and keeps nothing.
@@ -423,6 +509,7 @@ async function main(): Promise<number> {
   };
   const rows: Row[] = [];
   const started = Date.now();
+  const loadAtStart = loadavg()[0]!;
   try {
     for (const c of selected) {
       const t0 = Date.now();
@@ -445,7 +532,8 @@ async function main(): Promise<number> {
     `# retag benchmark results\n\n` +
     `${new Date().toISOString()} · ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}) · Node ${process.version} · ` +
     `${quick ? '`npm run bench -- --quick`' : '`npm run bench`'}${filters.length ? ` (cases: ${filters.join(', ')})` : ''} · ` +
-    `${((Date.now() - started) / 1000).toFixed(0)} s${HAVE_TIME ? '' : ' · no /usr/bin/time: CPU not measured, RSS polled'}\n\n` +
+    `${((Date.now() - started) / 1000).toFixed(0)} s · load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}` +
+    `${HAVE_TIME ? '' : ' · no /usr/bin/time: CPU not measured, RSS polled'}\n\n` +
     `All figures from this one run; the simulator runs in its own process on the same cores as the client.\n\n`;
   const text = `${header}${table(rows)}\n\n${NOTES}`;
   process.stdout.write(`${text}`);

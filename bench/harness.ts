@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist/src/cli.js');
 export const BASELINE = join(ROOT, 'dist/bench/baseline-client.js');
+export const PLAIN_SERVER = join(ROOT, 'dist/bench/plain-server.js');
 export const API_KEY = 'sk_test_alice';
 const TIME = '/usr/bin/time';
 export const HAVE_TIME = existsSync(TIME);
@@ -48,6 +49,23 @@ export async function startSimProcess(args: SimArgs): Promise<SimProcess> {
   if (args.rateLimit) argv.push('--rate-limit', String(args.rateLimit), '--burst', String(args.burst ?? args.rateLimit));
   if (args.latencyMs) argv.push('--latency', String(args.latencyMs));
   if (args.rateLimitHeaders) argv.push('--rate-limit-headers');
+  return startServerProcess(argv, { stats: '/_sim/stats', reset: '/_sim/reset-stats' });
+}
+
+export type PlainServerArgs = Omit<SimArgs, 'rateLimitHeaders'>;
+
+/**
+ * bench/plain-server.ts in a separate process: a plain node:http reimage-compatible server that
+ * shares no code with the simulator (its token bucket never announces itself in headers).
+ */
+export async function startPlainServerProcess(args: PlainServerArgs): Promise<SimProcess> {
+  const argv = [PLAIN_SERVER, '--port', '0', '--generate', String(args.generate)];
+  if (args.rateLimit) argv.push('--rate-limit', String(args.rateLimit), '--burst', String(args.burst ?? args.rateLimit));
+  if (args.latencyMs) argv.push('--latency', String(args.latencyMs));
+  return startServerProcess(argv, { stats: '/_stats', reset: '/_reset' });
+}
+
+async function startServerProcess(argv: string[], routes: { stats: string; reset: string }): Promise<SimProcess> {
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -61,16 +79,16 @@ export async function startSimProcess(args: SimArgs): Promise<SimProcess> {
       }
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`simulator exited (${code}) before listening: ${text}`)));
+    child.once('exit', (code) => reject(new Error(`${argv[0]} exited (${code}) before listening: ${text}`)));
   });
   return {
     url,
     async stats() {
-      const res = await fetch(`${url}/_sim/stats`);
+      const res = await fetch(`${url}${routes.stats}`);
       return (await res.json()) as SimStats;
     },
     async reset() {
-      await (await fetch(`${url}/_sim/reset-stats`, { method: 'POST' })).arrayBuffer();
+      await (await fetch(`${url}${routes.reset}`, { method: 'POST' })).arrayBuffer();
     },
     async close() {
       if (child.exitCode !== null) return;
