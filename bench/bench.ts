@@ -192,7 +192,7 @@ const latencyPlainCase: BenchCase = {
   name: 'latency-plain',
   async run(ctx) {
     return withPlainServer({ generate: 16_000, latencyMs: 20 }, async (server) => {
-      await runBaseline('bare', server.url, 3000, 32); // warm the server's JIT up: nobody pays it
+      await runBaseline('bare', server.url, ctx.quick ? 500 : 3000, 32); // warm the server's JIT up: nobody pays it
       return [await latencyBound(ctx, server, 32, undefined, 'plain')];
     });
   },
@@ -385,7 +385,7 @@ const autoBucketsCase: BenchCase = {
   name: 'auto-buckets',
   async run(ctx) {
     const rate = 60;
-    const n = ctx.quick ? 240 : 3600;
+    const n = ctx.quick ? 120 : 3600;
     const one = async (burst: number): Promise<Row> => {
       const name = `auto-bucket-${burst}`;
       const manifest = await setManifest(ctx, name, n);
