@@ -32,6 +32,8 @@ export interface SimProcess {
   url: string;
   stats(): Promise<SimStats>;
   reset(): Promise<void>;
+  /** Every image's tags, from the server's own state (the simulator only). */
+  library(): Promise<Map<string, string[]>>;
   close(): Promise<void>;
 }
 
@@ -49,7 +51,7 @@ export async function startSimProcess(args: SimArgs): Promise<SimProcess> {
   if (args.rateLimit) argv.push('--rate-limit', String(args.rateLimit), '--burst', String(args.burst ?? args.rateLimit));
   if (args.latencyMs) argv.push('--latency', String(args.latencyMs));
   if (args.rateLimitHeaders) argv.push('--rate-limit-headers');
-  return startServerProcess(argv, { stats: '/_sim/stats', reset: '/_sim/reset-stats' });
+  return startServerProcess(argv, { stats: '/_sim/stats', reset: '/_sim/reset-stats', library: '/_sim/library' });
 }
 
 export type PlainServerArgs = Omit<SimArgs, 'rateLimitHeaders'>;
@@ -65,7 +67,7 @@ export async function startPlainServerProcess(args: PlainServerArgs): Promise<Si
   return startServerProcess(argv, { stats: '/_stats', reset: '/_reset' });
 }
 
-async function startServerProcess(argv: string[], routes: { stats: string; reset: string }): Promise<SimProcess> {
+async function startServerProcess(argv: string[], routes: { stats: string; reset: string; library?: string }): Promise<SimProcess> {
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -89,6 +91,11 @@ async function startServerProcess(argv: string[], routes: { stats: string; reset
     },
     async reset() {
       await (await fetch(`${url}${routes.reset}`, { method: 'POST' })).arrayBuffer();
+    },
+    async library() {
+      if (!routes.library) throw new Error(`${argv[0]} has no route that dumps its library`);
+      const dump = (await (await fetch(`${url}${routes.library}`)).json()) as Record<string, { tags: string[] }>;
+      return new Map(Object.entries(dump).map(([id, image]) => [id, image.tags]));
     },
     async close() {
       if (child.exitCode !== null) return;

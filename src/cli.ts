@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandIO } from './commands/common.js';
@@ -18,6 +19,18 @@ import type { ManifestFormat } from './manifest/index.js';
 import { parseDelimiter } from './manifest/options.js';
 
 type Command = (io: CommandIO) => Promise<number>;
+
+/**
+ * Memory that follows the work (issue 10). V8 lets the old generation grow to up to 4× what
+ * survived the last full GC before it collects again; a run that composes a million rules keeps
+ * ~150 MB live and would sit at 600+ MB of RSS, mostly garbage. Growing by at most 2× keeps
+ * the peak near twice the live data, for no measurable CPU (bench run-300k/run-1m). The factor
+ * is read at every GC, so it can be set here; a user's own heap flags win.
+ */
+const heapFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+if (!/heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size/.test(heapFlags)) {
+  v8.setFlagsFromString('--heap-growing-percent=100');
+}
 
 /**
  * retag's own version. yargs would guess from the package.json above its own node_modules, which

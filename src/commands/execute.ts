@@ -205,7 +205,7 @@ async function executeLocked(spec: ExecuteSpec, io: CommandIO, runDir: string, s
           conflict: (e) => writer.conflict(e),
           mayHaveChanged: (id, before) => writer.mayHaveChanged(id, before),
           ...(verifying ? { updated: (e: JournalEntry) => void (e.after && expected.set(e.id, e.after)) } : {}),
-        });
+        }, source);
       } catch (error) {
         await writer.abort();
         throw error;

@@ -61,8 +61,10 @@ export interface ImageDecision {
  */
 export class RuleSet {
   readonly #whereRules: WhereRule[] = [];
-  /** id → its id rules: one operation (the usual case, before any library-wide rule) or segments. */
-  readonly #byId = new Map<string, ComposedOp | IdSegment[]>();
+  /** id → its index in #idRules (first-seen file order): a run marks ids in bitmaps by it. */
+  readonly #index = new Map<string, number>();
+  /** By index: one operation (the usual case, before any library-wide rule) or segments. */
+  readonly #idRules: Array<ComposedOp | IdSegment[]> = [];
   /** One string per distinct tag: a million rules naming the same few tags share them. */
   readonly #tags = new Map<string, string>();
   /**
@@ -94,21 +96,28 @@ export class RuleSet {
     }
     const id = rule.id!;
     const at = this.#whereRules.length;
-    const prev = this.#byId.get(id);
-    if (prev === undefined) {
+    const k = this.#index.get(id);
+    if (k === undefined) {
       const op = this.#interned(applyRule(undefined, rule));
-      this.#byId.set(id, at === 0 ? op : [{ before: at, op }]);
+      this.#index.set(id, this.#idRules.length);
+      this.#idRules.push(at === 0 ? op : [{ before: at, op }]);
       return;
     }
+    const prev = this.#idRules[k]!;
     const segments: IdSegment[] = Array.isArray(prev) ? prev : [{ before: 0, op: prev }];
     const last = segments[segments.length - 1]!;
     if (last.before === at) last.op = this.#interned(applyRule(last.op, rule));
     else segments.push({ before: at, op: this.#interned(applyRule(undefined, rule)) });
-    this.#byId.set(id, segments.length === 1 && segments[0]!.before === 0 ? segments[0]!.op : segments);
+    this.#idRules[k] = segments.length === 1 && segments[0]!.before === 0 ? segments[0]!.op : segments;
+  }
+
+  #rulesOf(id: string): ComposedOp | IdSegment[] | undefined {
+    const k = this.#index.get(id);
+    return k === undefined ? undefined : this.#idRules[k];
   }
 
   #segments(id: string): IdSegment[] | undefined {
-    const value = this.#byId.get(id);
+    const value = this.#rulesOf(id);
     if (value === undefined) return undefined;
     return Array.isArray(value) ? value : [{ before: 0, op: value }];
   }
@@ -157,7 +166,7 @@ export class RuleSet {
       }
     };
     for (const r of this.#whereRules) yield* ofOp(r.op);
-    for (const value of this.#byId.values()) {
+    for (const value of this.#idRules) {
       if (Array.isArray(value)) for (const s of value) yield* ofOp(s.op);
       else yield* ofOp(value);
     }
@@ -165,15 +174,20 @@ export class RuleSet {
 
   /** Ids named by id rules, in first-seen file order. */
   ids(): IterableIterator<string> {
-    return this.#byId.keys();
+    return this.#index.keys();
   }
 
   get idCount(): number {
-    return this.#byId.size;
+    return this.#index.size;
   }
 
   hasId(id: string): boolean {
-    return this.#byId.has(id);
+    return this.#index.has(id);
+  }
+
+  /** The id's place in `ids()` (0 … idCount − 1), or undefined when no id rule names it. */
+  indexOf(id: string): number | undefined {
+    return this.#index.get(id);
   }
 
   /**
@@ -181,7 +195,7 @@ export class RuleSet {
    * does not depend on the tags). Undefined when the id has no rule.
    */
   idOp(id: string): ComposedOp | undefined {
-    const value = this.#byId.get(id);
+    const value = this.#rulesOf(id);
     if (value === undefined) return undefined;
     if (!Array.isArray(value)) return value;
     const segments = value;

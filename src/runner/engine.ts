@@ -11,6 +11,7 @@ import { describeError, isUnreachable } from './describe-error.js';
 import type { RequestExecutor } from './executor.js';
 import { opKey, type AttemptedItem, type DoneItem, type JournalWriter } from './journal.js';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
+import { IdMarks } from './id-marks.js';
 import { assertTagged, newPassStats, scanLibrary, UNAUTHORIZED_MESSAGE, type ScanPassStats, type TagsApi } from './scan.js';
 import type { FailureReason, JournalEntry } from './types.js';
 
@@ -31,6 +32,13 @@ export interface ItemSource {
   ids(): Iterable<string>;
   /** How many ids `ids()` yields. */
   readonly idCount: number;
+  /** Does `ids()` name this id? */
+  has(id: string): boolean;
+  /**
+   * The id's place in `ids()` (0 … idCount − 1), when the source numbers its ids: the engine
+   * then marks ids in bitmaps instead of sets of strings (a million ids, a few MB).
+   */
+  indexOf?(id: string): number | undefined;
   /**
    * Decide one image from its current tags exactly as read (null: not read, `--no-read`).
    * Undefined: the image is not an item (no rule selects it).
@@ -301,40 +309,39 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       }
     } else if (!source.wholeLibrary) {
       // Ids only: look for the ids not already done; stop paging once all are found.
-      const wanted = new Set<string>();
+      const settled = new IdMarks(source); // done before (resume) or found in the listing
       for (const id of source.ids()) {
         if (source.staticOps && alreadyDone(id, source.idOp(id))) {
           skipped++;
           observer.skipped?.(id);
-        } else wanted.add(id);
+          settled.add(id);
+        }
       }
-      if (wanted.size > 0) {
-        const take = (id: string) => wanted.delete(id);
-        let { stats, wrote } = await scanPass(take, true, () => wanted.size === 0, (id) => wanted.has(id));
+      const wants = (id: string) => source.has(id) && !settled.has(id);
+      const missing = () => source.idCount - settled.size;
+      if (missing() > 0) {
+        const take = (id: string) => wants(id) && settled.add(id);
+        let { stats, wrote } = await scanPass(take, true, () => missing() === 0, wants);
         scanned = stats.distinct;
         // The listing may have moved under the pass (it wrote, or ids came twice): look again
         // for what is missing, reading the whole listing before writing (design.md §3).
-        for (let n = 0; n < maxConfirming && wanted.size > 0 && !stopped() && (wrote || stats.repeats > 0); n++) {
+        for (let n = 0; n < maxConfirming && missing() > 0 && !stopped() && (wrote || stats.repeats > 0); n++) {
           await drain();
           if (stopped()) break;
-          logger.info({ missing: wanted.size, pass: passes + 1 }, `${wanted.size} ids not seen; the listing may have moved: reading it again to confirm`);
-          ({ stats, wrote } = await scanPass(take, false, () => wanted.size === 0, (id) => wanted.has(id)));
+          logger.info({ missing: missing(), pass: passes + 1 }, `${missing()} ids not seen; the listing may have moved: reading it again to confirm`);
+          ({ stats, wrote } = await scanPass(take, false, () => missing() === 0, wants));
           scanned = Math.max(scanned, stats.distinct);
         }
         // Only a scan that reached the end proves an id absent.
-        for (const id of wanted) {
+        for (const id of source.ids()) {
           if (stopped()) break;
-          handle(notFound(id, source));
+          if (!settled.has(id)) handle(notFound(id, source));
         }
       }
     } else {
       // The whole library: every image is offered once (its first read stands).
-      const decided = new Set<string>();
-      const take = (id: string) => {
-        if (decided.has(id)) return false;
-        decided.add(id);
-        return true;
-      };
+      const decided = new IdMarks(source);
+      const take = (id: string) => decided.add(id);
       let { stats, wrote } = await scanPass(take, true);
       let librarySize = stats.total;
       for (let n = 0; n < maxConfirming && !stopped() && (wrote || stats.repeats > 0); n++) {
@@ -387,7 +394,7 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     const stats = newPassStats();
     const writesBefore = executor.counters.writes;
     const held: Array<{ id: string; tags: string[] }> = [];
-    for await (const records of scanLibrary(api, executor, options.pageSize, logger, stats)) {
+    for await (const records of scanLibrary(api, executor, options.pageSize, logger, stats, new IdMarks(source))) {
       if (!tagsFromString && records.some((r) => r.tagsFromString)) {
         tagsFromString = true;
         logger.warn('the listing gives tags as one comma-joined string: a tag holding a comma cannot be read back');

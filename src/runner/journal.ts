@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import { createScrubber } from '../secrets.js';
 import type { ItemOp } from '../plan/types.js';
+import type { IdIndex } from './id-marks.js';
 import type { FailureReason, JournalEntry, JournalState, OutcomeCounts } from './types.js';
 
 export const JOURNAL_FILE = 'journal.ndjson';
@@ -383,38 +384,63 @@ const NONE = -1;
  * Map of ids and ~20 bytes each.
  */
 class Columns {
-  readonly index = new Map<string, number>();
-  size = 0;
-  state = new Uint8Array(1024);
-  latestState = new Uint8Array(1024);
-  reason = new Uint8Array(1024);
-  latest = new Int32Array(1024);
-  before = new Int32Array(1024);
-  landed = new Int32Array(1024);
-  landing = new Int32Array(1024);
+  /** Ids the known index does not number, after its slots. */
+  readonly others = new Map<string, number>();
+  readonly #indexOf: ((id: string) => number | undefined) | undefined;
+  size: number;
+  state: Uint8Array;
+  latestState: Uint8Array;
+  reason: Uint8Array;
+  latest: Int32Array;
+  before: Int32Array;
+  landed: Int32Array;
+  landing: Int32Array;
+
+  /**
+   * `known`: the run's own numbering of its ids (the manifest's), so a million journaled ids take
+   * their slots from it instead of a second map of a million strings (issue 10).
+   */
+  constructor(known?: IdIndex) {
+    this.#indexOf = known?.indexOf?.bind(known);
+    this.size = this.#indexOf ? known!.idCount : 0;
+    const n = this.size + 1024;
+    this.state = new Uint8Array(n);
+    this.latestState = new Uint8Array(n).fill(255);
+    this.reason = new Uint8Array(n);
+    this.latest = new Int32Array(n).fill(NONE);
+    this.before = new Int32Array(n).fill(NONE);
+    this.landed = new Int32Array(n).fill(NONE);
+    this.landing = new Int32Array(n).fill(NONE);
+  }
+
+  find(id: string): number | undefined {
+    return this.#indexOf?.(id) ?? this.others.get(id);
+  }
 
   slot(id: string): number {
-    let k = this.index.get(id);
+    let k = this.find(id);
     if (k !== undefined) return k;
     k = this.size++;
     if (k === this.state.length) this.grow();
-    this.index.set(id, k);
-    this.latestState[k] = 255;
-    this.latest[k] = this.before[k] = this.landed[k] = this.landing[k] = NONE;
+    this.others.set(id, k);
     return k;
   }
 
   private grow(): void {
     const n = this.state.length * 2;
-    const u8 = (a: Uint8Array) => { const b = new Uint8Array(n); b.set(a); return b; };
-    const i32 = (a: Int32Array) => { const b = new Int32Array(n); b.set(a); return b; };
-    this.state = u8(this.state);
-    this.latestState = u8(this.latestState);
-    this.reason = u8(this.reason);
-    this.latest = i32(this.latest);
-    this.before = i32(this.before);
-    this.landed = i32(this.landed);
-    this.landing = i32(this.landing);
+    const grown = <A extends Uint8Array | Int32Array>(a: A, empty: number): A => {
+      const b = (a instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n)) as A;
+      b.fill(empty, a.length);
+      b.set(a);
+      return b;
+    };
+    this.state = grown(this.state, 0);
+    this.latestState = grown(this.latestState, 255);
+    this.reason = grown(this.reason, 0);
+    this.latest = grown(this.latest, NONE);
+    this.before = grown(this.before, NONE);
+    this.landed = grown(this.landed, NONE);
+    this.landing = grown(this.landing, NONE);
   }
 }
 
@@ -426,8 +452,9 @@ class Columns {
 export async function replayJournal(
   dir: string,
   sinks: ReplaySinks,
+  known?: IdIndex,
 ): Promise<{ counts: JournalCounts; failuresByReason: Record<string, number>; tornLines: number }> {
-  const c = new Columns();
+  const c = new Columns(known);
   const code = (s: JournalState) => STATE_CODES.indexOf(s);
   const PENDING = code('pending');
   const UNSENT = code('unsent');
@@ -474,7 +501,8 @@ export async function replayJournal(
   i = -1;
   for await (const e of journalEntries(dir)) {
     i++;
-    const k = c.index.get(e.id);
+    const k = c.find(e.id);
+    // A known slot no line touched in the first pass has latest and before NONE: no sink.
     if (k === undefined) continue;
     const state = STATE_CODES[c.state[k]!];
     if (i === c.latest[k] && state !== 'pending' && state !== 'unsent') {

@@ -12,6 +12,13 @@ export interface TagsApi {
   user?(signal?: AbortSignal): Promise<Record<string, unknown>>;
 }
 
+/** The ids a pass has read (a Set, or an IdMarks over the source's own numbering). */
+export interface SeenIds {
+  has(id: string): boolean;
+  add(id: string): unknown;
+  readonly size: number;
+}
+
 /** What one pass over the listing saw. */
 export interface ScanPassStats {
   pages: number;
@@ -43,9 +50,9 @@ export async function* scanLibrary(
   pageSize: number,
   logger: Logger,
   stats: ScanPassStats = newPassStats(),
+  seen: SeenIds = new Set<string>(),
 ): AsyncGenerator<ListRecord[]> {
   let previousIds: string[] | undefined;
-  const seen = new Set<string>();
   for (let page = 1; ; page++) {
     const result = await executor.execute('read', () => api.listPage(page, pageSize));
     if (!result.ok) {
