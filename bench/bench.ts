@@ -30,7 +30,7 @@ import {
   API_KEY,
   type SimProcess,
 } from './harness.js';
-import { journalCostCase, renameMapCase } from './engine-cases.js';
+import { journalCostCase, readWriteWindowCase, renameMapCase } from './engine-cases.js';
 
 export interface Row {
   case: string;
@@ -467,6 +467,7 @@ const CASES: BenchCase[] = [
   bigRunCase('run-1m', 1_000_000, 10_000, true),
   journalCostCase,
   renameMapCase,
+  readWriteWindowCase,
 ];
 
 const NOTES = `How to read it:
@@ -503,6 +504,14 @@ const NOTES = `How to read it:
   controller needs. With a bucket of 1, two requests closer than 1/60 s are refused: a stalled
   event loop (the client's or the server's, on a busy machine) bunches requests and draws 429s
   at any rate. "second half" is the rate over the second half of the run, after discovery.
+- **read-write-window-R**: how stale a read-merge-write is, by bench/plain-server.ts's clock:
+  from the moment the listing page holding an image finished sending to the moment that image's
+  POST /update/ arrived (p50 · p99 over every write, nearest rank). The baseline is the ideal for
+  the rate: a client that reads a page just as the previous page's writes end and writes its
+  images 1/rate apart, the k-th waiting k/rate (1/rate to page size/rate). Above it: retag reads
+  the next page as soon as fewer than max(64, 16 × c) writes are queued (128 at -c 8), so a page's
+  last image can wait (128 + 100) / rate — 4.6 s at 50/s, 0.46 s at 500/s — and the listing's
+  own requests take turns at the rate. Below 1× (a short run): the limiter's catch-up burst.
 - **plan-no-read-1m / run-100k**: these hold the manifest's targets in memory (rules for one id
   may be anywhere in the file, so they are composed before the run) plus the journal entries kept
   for the final reports; \`validate\` streams and keeps nothing.

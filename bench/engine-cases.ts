@@ -1,10 +1,11 @@
 /**
  * Bench cases of the one engine (issues "one engine", "library-wide rules"): what the write-ahead
  * journal costs, and what deciding library-wide rules costs next to id rules of the same size.
- * Each figure is a ratio against its baseline, both measured in this run.
+ * Each figure is a ratio against its baseline, both measured in this run. Also: the
+ * read-to-write window of a read-merge-write run (issue 10), measured by bench/plain-server.ts.
  */
 import { join } from 'node:path';
-import { API_KEY, CLI, imageId, measureNode, startSimProcess, writeLines, type SimProcess } from './harness.js';
+import { API_KEY, CLI, imageId, measureNode, runRetag, serverRate, startPlainServerProcess, startSimProcess, writeLines, type SimProcess } from './harness.js';
 import { GENERATED_VOCABULARY } from '../src/sim/seed.js';
 
 export interface EngineCaseContext {
@@ -115,3 +116,77 @@ export const renameMapCase = {
     });
   },
 };
+
+/** Nearest-rank percentile of ascending `sorted` (the plain server's own definition). */
+function rank(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/**
+ * The read-to-write window (issue 10): how long after the server answered the listing page that
+ * held an image does that image's POST /update/ arrive, by the server's clock
+ * (bench/plain-server.ts --window; the page's response `finish` → the POST's arrival). A
+ * read-merge-write run (add/remove rules, default read mode) of the first N images of a
+ * 3,000-image library, page size 100, at --rate 50 and --rate 500, -c 8, 5 ms latency, no server
+ * limit (retag paces itself). The baseline is the ideal for the rate: a client that reads a page
+ * just when the previous page's writes are done and then writes its m matched images at exactly
+ * 1/rate apart, so the k-th waits k/rate (k = 1..m; 10 ms up to 2 s at 50/s for a full page);
+ * its p50 and p99 are taken from that same distribution over the same images.
+ */
+export const readWriteWindowCase = {
+  name: 'read-write-window',
+  async run(ctx: EngineCaseContext): Promise<EngineRow[]> {
+    const pageSize = 100;
+    const library = ctx.quick ? 1000 : 3000;
+    const rows: EngineRow[] = [];
+    for (const rate of [50, 500]) {
+      const n = ctx.quick ? rate * 2 : rate === 50 ? 400 : 2000;
+      const file = join(ctx.tmp, `read-write-window-${rate}.ndjson`);
+      await writeLines(file, n, (i) => `{"id":"${imageId(i, library)}","add":["w-${i % 3}"],"remove":["g-${i % 5}"]}`);
+      // The ideal: on each page, the k-th image wanted waits k / rate after the page.
+      const ideal: number[] = [];
+      for (let first = 1; first <= n; first += pageSize) {
+        const m = Math.min(pageSize, n - first + 1);
+        for (let k = 1; k <= m; k++) ideal.push((k * 1000) / rate);
+      }
+      ideal.sort((a, b) => a - b);
+      const idealP50 = rank(ideal, 0.5);
+      const idealP99 = rank(ideal, 0.99);
+      const row = await withPlain({ generate: library, latencyMs: 5, window: true }, async (server) => {
+        const run = await runRetag(server.url, ['run', file, '--rate', String(rate), '--concurrency', '8', '--page-size', String(pageSize)], ctx.outDir(`read-write-window-${rate}`));
+        const stats = await server.stats();
+        const w = stats.window;
+        if (!w || w.count === 0 || w.p50 === null || w.p99 === null) throw new Error(`the plain server measured no window (${JSON.stringify(w)})`);
+        const achieved = serverRate(stats, stats.updatesApplied);
+        const gets = stats.byEndpoint['GET /get/'] ?? 0;
+        const problems = [
+          run.summary.counts.failed ? `${run.summary.counts.failed} failed` : '',
+          w.count !== n ? `${w.count} of ${n} measured` : '',
+          w.unlisted ? `${w.unlisted} never listed` : '',
+        ].filter(Boolean);
+        return {
+          case: `read-write-window-${rate}`,
+          setup:
+            `plain server, ${library.toLocaleString('en')}-image library, page size ${pageSize}, 5 ms, no limit; ` +
+            `${n} add/remove rules (first ${n} images, ${Math.ceil(n / pageSize)} pages), read-merge-write, --rate ${rate} -c 8; ` +
+            `ideal: the k-th image of a page written k/rate after it`,
+          figure: 'p50 · p99 ms (page read → write)',
+          retag: `${w.p50.toFixed(0)} · ${w.p99.toFixed(0)} ms (max ${(w.max ?? NaN).toFixed(0)}; ${w.count} writes at ${perSec(achieved)}, ${gets} GET /get/${problems.length ? `; ${problems.join(', ')}` : ''})`,
+          baseline: `ideal ${idealP50.toFixed(0)} · ${idealP99.toFixed(0)} ms (1/rate = ${(1000 / rate).toFixed(0)} ms, page/rate = ${((pageSize * 1000) / rate).toFixed(0)} ms)`,
+          ratio: `${(w.p50 / idealP50).toFixed(2)}× · ${(w.p99 / idealP99).toFixed(2)}× the ideal`,
+        };
+      });
+      rows.push(row);
+    }
+    return rows;
+  },
+};
+
+async function withPlain<T>(args: Parameters<typeof startPlainServerProcess>[0], fn: (server: SimProcess) => Promise<T>): Promise<T> {
+  const server = await startPlainServerProcess(args);
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}

@@ -26,6 +26,8 @@ export interface SimStats {
   updatesApplied: number;
   firstRequestAt: number | null;
   lastRequestAt: number | null;
+  /** bench/plain-server.ts with `--window` only: page listed → POST /update/ received, ms. */
+  window?: { count: number; unlisted: number; p50: number | null; p99: number | null; max: number | null; mean: number | null };
 }
 
 export interface SimProcess {
@@ -54,7 +56,10 @@ export async function startSimProcess(args: SimArgs): Promise<SimProcess> {
   return startServerProcess(argv, { stats: '/_sim/stats', reset: '/_sim/reset-stats', library: '/_sim/library' });
 }
 
-export type PlainServerArgs = Omit<SimArgs, 'rateLimitHeaders'>;
+export type PlainServerArgs = Omit<SimArgs, 'rateLimitHeaders'> & {
+  /** Measure the read-to-write window (plain-server's `--window`). */
+  window?: boolean;
+};
 
 /**
  * bench/plain-server.ts in a separate process: a plain node:http reimage-compatible server that
@@ -64,6 +69,7 @@ export async function startPlainServerProcess(args: PlainServerArgs): Promise<Si
   const argv = [PLAIN_SERVER, '--port', '0', '--generate', String(args.generate)];
   if (args.rateLimit) argv.push('--rate-limit', String(args.rateLimit), '--burst', String(args.burst ?? args.rateLimit));
   if (args.latencyMs) argv.push('--latency', String(args.latencyMs));
+  if (args.window) argv.push('--window');
   return startServerProcess(argv, { stats: '/_stats', reset: '/_reset' });
 }
 

@@ -12,9 +12,14 @@
  *   bucket → 429 `{"error": ...}` with `Retry-After: 1` and no RateLimit-* header at all: a
  *   limit nobody announces.
  * - `GET /_stats`, `POST /_reset`: the bench's view (same fields as the simulator's /_sim/stats).
+ * - `--window` (opt-in; off, nothing of it runs): the read-to-write window, by the server's own
+ *   clock. Each id is stamped with the moment the last `GET /get/` page listing it finished
+ *   sending (the response's `finish`); each `POST /update/<id>` answered 200 takes the time from
+ *   that stamp to the moment the request arrived. `/_stats` then has `window`: count, p50, p99,
+ *   max, mean (ms, nearest rank), and `unlisted` (updates of an id no page had listed).
  *
  * Usage: node dist/bench/plain-server.js [--port 0] [--generate N] [--latency MS]
- *   [--rate-limit R --burst B]; prints `listening on http://127.0.0.1:PORT`.
+ *   [--rate-limit R --burst B] [--window]; prints `listening on http://127.0.0.1:PORT`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +40,7 @@ const generate = flag('generate', 1000);
 const latencyMs = flag('latency', 0);
 const rateLimit = flag('rate-limit', 0);
 const burst = flag('burst', rateLimit);
+const trackWindow = process.argv.includes('--window');
 
 const width = Math.max(6, String(generate).length);
 const tags = new Map<string, string[]>();
@@ -53,10 +59,25 @@ interface Stats {
 }
 let stats: Stats;
 let inFlight = 0;
+/** --window: when the page last listing each id finished sending; the deltas measured so far. */
+const listedAt = new Map<string, number>();
+let windows: number[] = [];
+let unlisted = 0;
 function resetStats(): void {
   stats = { requests: 0, byEndpoint: {}, byStatus: {}, rateLimited: 0, maxInFlight: 0, updatesApplied: 0, firstRequestAt: null, lastRequestAt: null };
+  listedAt.clear();
+  windows = [];
+  unlisted = 0;
 }
 resetStats();
+
+/** The window's summary for /_stats: nearest-rank percentiles of the sorted deltas, ms. */
+function windowStats() {
+  const sorted = [...windows].sort((a, b) => a - b);
+  const rank = (p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? null;
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
+  return { count: sorted.length, unlisted, p50: rank(0.5), p99: rank(0.99), max: sorted.at(-1) ?? null, mean };
+}
 
 // The token bucket: refilled lazily from a monotonic clock.
 let tokens = burst;
@@ -93,7 +114,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   if (path === '/_stats') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(trackWindow ? { ...stats, window: windowStats() } : stats));
     return;
   }
   if (path === '/_reset') {
@@ -125,6 +146,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const page = Math.max(1, Number(params.get('page') ?? 1) || 1);
     const size = Math.min(1000, Math.max(1, Number(params.get('page_size') ?? 20) || 20));
     const records = ids.slice((page - 1) * size, page * size).map((id) => ({ object_id: id, tags: tags.get(id) }));
+    if (trackWindow) {
+      res.once('finish', () => {
+        const sent = performance.now();
+        for (const r of records) listedAt.set(r.object_id, sent);
+      });
+    }
     return reply(res, 200, JSON.stringify(records));
   }
   if (req.method === 'GET' && path === '/user/') {
@@ -143,6 +170,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (!Array.isArray(next) || !next.every((t) => typeof t === 'string')) return reply(res, 400, '{"error":"tags must be an array of strings"}');
     tags.set(id, next);
     stats.updatesApplied++;
+    if (trackWindow) {
+      const listed = listedAt.get(id);
+      if (listed === undefined) unlisted++;
+      else windows.push(now - listed);
+    }
     return reply(res, 200, '');
   }
   return reply(res, 404, '{"error":"Not found"}');
