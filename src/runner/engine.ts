@@ -12,6 +12,7 @@ import type { RequestExecutor } from './executor.js';
 import { opKey, type AttemptedItem, type DoneItem, type JournalWriter } from './journal.js';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
 import { IdMarks } from './id-marks.js';
+import { ReadAhead } from './read-ahead.js';
 import { assertTagged, newPassStats, scanLibrary, UNAUTHORIZED_MESSAGE, type ScanPassStats, type TagsApi } from './scan.js';
 import type { FailureReason, JournalEntry } from './types.js';
 
@@ -123,6 +124,8 @@ const at = () => new Date().toISOString();
 export async function runEngine(source: ItemSource, ctx: EngineContext, options: EngineOptions): Promise<EngineResult> {
   const { api, executor, logger, journal, observer } = ctx;
   const maxBacklog = options.maxBacklog ?? Math.max(64, executor.queue.concurrency * 16);
+  // While scanning: as few queued writes as keep the connections busy through the next page read.
+  const readAhead = new ReadAhead(executor.queue.concurrency, maxBacklog);
   const maxConfirming = options.maxConfirmingPasses ?? 2;
   const inflight = new Set<Promise<void>>();
   const resume = ctx.resume;
@@ -394,7 +397,10 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     const stats = newPassStats();
     const writesBefore = executor.counters.writes;
     const held: Array<{ id: string; tags: string[] }> = [];
+    let asked = performance.now();
     for await (const records of scanLibrary(api, executor, options.pageSize, logger, stats, new IdMarks(source))) {
+      const now = performance.now();
+      readAhead.pageRead(now, now - asked, writesEnded);
       if (!tagsFromString && records.some((r) => r.tagsFromString)) {
         tagsFromString = true;
         logger.warn('the listing gives tags as one comma-joined string: a tag holding a comma cannot be read back');
@@ -419,8 +425,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       }
       observer.scanned?.({ pass: passes, pages: stats.pages, images: stats.distinct, items });
       if (stopped() || done?.()) break;
-      await executor.waitForBacklogBelow(maxBacklog);
+      await executor.waitForBacklogBelow(options.maxBacklog ?? readAhead.limit());
       if (stopped()) break;
+      asked = performance.now();
     }
     const wrote = executor.counters.writes > writesBefore || inflight.size > 0;
     for (const { id, tags } of held) {
