@@ -512,9 +512,14 @@ const NOTES = `How to read it:
   the next page as soon as fewer than max(64, 16 × c) writes are queued (128 at -c 8), so a page's
   last image can wait (128 + 100) / rate — 4.6 s at 50/s, 0.46 s at 500/s — and the listing's
   own requests take turns at the rate. Below 1× (a short run): the limiter's catch-up burst.
-- **plan-no-read-1m / run-100k**: these hold the manifest's targets in memory (rules for one id
-  may be anywhere in the file, so they are composed before the run) plus the journal entries kept
-  for the final reports; \`validate\` streams and keeps nothing.
+- **plan-no-read-1m / run-300k / run-1m**: these hold the manifest's composed rules in memory
+  (rules for one id may be anywhere in the file, so they are composed before the run): one map
+  entry per id, operations shared. Everything else per id is a byte in a bitmap over that map's
+  numbering (ids seen, ids found, the journal replay's slots); the reports stream from the
+  journal at the end. retag's CLI caps V8's heap growth at 2× what survived the last full GC,
+  so peak RSS stays near twice the live data. run-1m takes minutes: \`npm run bench -- run-1m\`.
+  "images right": every image of the library, from the simulator's own dump before and after,
+  is what the rules ask (legacy gone, migrated-N added, the rest kept in place).
 `;
 
 function table(rows: Row[]): string {
