@@ -23,8 +23,10 @@ export default {
     '<rootDir>/test/manifest-where.test.ts',
     '<rootDir>/test/manifest-unicode.test.ts',
     '<rootDir>/test/mutation-validate.test.ts',
-    // the journal: fold, replay, resume's reading
+    // the journal: fold, replay, resume's reading; the scan's id marks
     '<rootDir>/test/runner-journal.test.ts',
+    '<rootDir>/test/runner-journal-index.test.ts',
+    '<rootDir>/test/runner-id-marks.test.ts',
     '<rootDir>/test/report-run-dir.test.ts',
     '<rootDir>/test/mutation-journal.test.ts',
   ],

@@ -4,7 +4,8 @@
  * safety-critical modules, tested by the fast unit tests of jest.mutate.config.js.
  *
  * Jest runs in ESM mode, so the test-runner processes get --experimental-vm-modules.
- * Incremental: `npm run mutate -- --incremental` reuses reports/stryker-incremental.json.
+ * Incremental: `npx stryker run stryker.config.mjs --incremental` reuses the last run of this group
+ * (reports/stryker-incremental-plan.json); the same for stryker.safety.config.mjs.
  *
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
@@ -22,6 +23,8 @@ export default {
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  // Two groups, each with its own break threshold (issue 12): this file is the first, plan/ and the
+  // retry policy (85 %); stryker.safety.config.mjs is the second (75 %). `npm run mutate` runs both.
   mutate: [
     'src/plan/compose.ts',
     'src/plan/rule-set.ts',
@@ -31,21 +34,14 @@ export default {
     'src/plan/inventory.ts',
     'src/runner/retry-policy.ts',
     'src/runner/retry-after.ts',
-    'src/manifest/validate-rule.ts',
-    // journalLine, then the reading side: entries, fold, resume's readDoneItems, replay
-    'src/runner/journal.ts:20-32',
-    'src/runner/journal.ts:164-459',
   ],
   concurrency: 2,
   timeoutMS: 20000,
   reporters: ['clear-text', 'progress', 'html', 'json'],
-  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  incrementalFile: 'reports/stryker-incremental.json',
+  htmlReporter: { fileName: 'reports/mutation/plan.html' },
+  jsonReporter: { fileName: 'reports/mutation/plan.json' },
+  incrementalFile: 'reports/stryker-incremental-plan.json',
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
-  // The last full run scored 78.6 % over these modules (plan/ ~75 %, retry policy 73 %, validate-rule
-  // 90 %): break a few points under it so the score cannot silently drop. The issue's aim
-  // (85 % for plan/ and the retry policy, 75 % elsewhere) is not reached yet.
-  thresholds: { high: 90, low: 80, break: 74 },
+  thresholds: { high: 90, low: 85, break: 85 },
 };

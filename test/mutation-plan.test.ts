@@ -404,3 +404,61 @@ describe('plan summary: ties between tag counts are broken by tag, in code point
     ]);
   });
 });
+
+describe('survivors of the 2026-12-01 mutation run, killed', () => {
+  // Tags tied on their count, inserted out of order: the tie-break (code point order) decides.
+  const scrambled = ['delta', 'bravo', 'echo', 'alpha', 'hotel', 'charlie', 'golf', 'foxtrot'];
+
+  test('retag tags: ties on the image count are listed in code point order, whatever order they came in', () => {
+    const inv = new TagInventory();
+    for (const t of scrambled) inv.add([t]);
+    inv.add(['zulu']);
+    inv.add(['zulu']);
+    expect(inv.result().map((c) => c.tag)).toEqual(['zulu', 'alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel']);
+  });
+
+  test('plan summary: tags added or removed by as many images are listed in code point order', () => {
+    const entries: PlanEntry[] = scrambled.map((t, i) => ({ id: `i${i}`, action: 'update', before: [`old-${t}`], after: [t] }) as PlanEntry);
+    const summary = summarizePlan(entries);
+    expect(summary.added.map((c) => c.tag)).toEqual([...scrambled].sort());
+    expect(summary.removed.map((c) => c.tag)).toEqual([...scrambled].map((t) => `old-${t}`).sort());
+  });
+
+  test('a swap after an add that it clashes with, then another add: the swap applies once', () => {
+    // From no tags: add x → [x]; swap x↔y → [y]; add z → [y, z] (design.md §2: rules in order).
+    const op = compose({ add: ['x'] }, { rename: { x: 'y', y: 'x' } }, { add: ['z'] });
+    expect(applyOp([], op)).toEqual(['y', 'z']);
+    // From [y]: add x → [y, x]; swap (positions kept) → [x, y]; add z → [x, y, z].
+    expect(applyOp(['y'], op)).toEqual(['x', 'y', 'z']);
+  });
+
+  test('rules that share a text once joined still get their own operations (["ab"] is not ["a", "b"])', () => {
+    const rules = new RuleSet();
+    rules.add({ id: 'add-1', add: ['ab'] });
+    rules.add({ id: 'add-2', add: ['a', 'b'] });
+    rules.add({ id: 'remove-1', remove: ['cd'] });
+    rules.add({ id: 'remove-2', remove: ['c', 'd'] });
+    rules.add({ id: 'set-1', set: ['ab'] });
+    rules.add({ id: 'set-2', set: ['a', 'b'] });
+    expect(applyOp([], rules.idOp('add-1')!)).toEqual(['ab']);
+    expect(applyOp([], rules.idOp('add-2')!)).toEqual(['a', 'b']);
+    expect(applyOp(['c', 'd', 'cd'], rules.idOp('remove-1')!)).toEqual(['c', 'd']);
+    expect(applyOp(['c', 'd', 'cd'], rules.idOp('remove-2')!)).toEqual(['cd']);
+    expect(applyOp(['x'], rules.idOp('set-1')!)).toEqual(['ab']);
+    expect(applyOp(['x'], rules.idOp('set-2')!)).toEqual(['a', 'b']);
+  });
+
+  test('the operation recorded for an image (journal, failures.ndjson) gives the tags decided, renames included', () => {
+    // An id rule, then a library-wide rename: the image's one operation composes both.
+    const rules = new RuleSet();
+    rules.add({ id: 'img', add: ['k'] });
+    rules.add({ where: { tag: 'old' }, rename: { old: 'new' } });
+    rules.add({ where: { tag: 'new' }, add: ['seen-new'], remove: ['k'] });
+    const d = decideImage(rules, 'img', ['old', 'keep'])!;
+    expect(d.after).toEqual(['new', 'keep', 'seen-new']);
+    expect(applyOp(['old', 'keep'], d.op as ComposedOp)).toEqual(d.after);
+    // Re-run as rules (failures.ndjson): the same tags again.
+    const again = opToRules('img', d.op as ComposedOp).reduce<ComposedOp | undefined>((op, r) => applyRule(op, r), undefined)!;
+    expect(applyOp(['old', 'keep'], again)).toEqual(['new', 'keep', 'seen-new']);
+  });
+});

@@ -36,6 +36,7 @@ export function renameTags(tags: readonly string[], rename: Readonly<Record<stri
 function applyStep(before: readonly string[], op: Step): string[] {
   if (op.kind === 'set') return [...op.tags];
   const renamed = op.rename ? renameTags(before, op.rename) : before;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: an empty set removes nothing, as undefined does
   const removing = op.remove.length > 0 ? new Set(op.remove) : undefined;
   const present = new Set<string>();
   const kept: string[] = [];
@@ -129,7 +130,9 @@ function then(op: ComposedOp, step: Step): ComposedOp {
     if (clash) return { kind: 'seq', steps: [op, step] };
     out = withRename(op, composeRenames(op.rename, step.rename));
   }
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: adding no tag
   if (step.add.length > 0) out = addTags(out, step.add);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: removing no tag
   if (step.remove.length > 0) out = removeTags(out, step.remove);
   return out;
 }
@@ -139,12 +142,15 @@ export function ruleStep(rule: RuleOps): Step {
   let step: Step = EMPTY_MERGE;
   if (rule.clear) step = { kind: 'set', tags: [] };
   if (rule.set) step = { kind: 'set', tags: normalizeTags(rule.set) };
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: an empty rename map renames nothing
   const rename = rule.rename && Object.keys(rule.rename).length > 0 ? sortedRename(rule.rename) : undefined;
   if (rename) step = step.kind === 'set' ? { kind: 'set', tags: renameTags(step.tags, rename) } : withRename(step, rename);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: adding no tag
   if (rule.add && rule.add.length > 0) {
     const add = normalizeTags(rule.add);
     step = step.kind === 'set' ? { kind: 'set', tags: normalizeTags([...step.tags, ...add]) } : addTags(step, add);
   }
+  // Stryker disable next-line ConditionalExpression: equivalent: removing no tag
   if (rule.remove && rule.remove.length > 0) {
     const remove = new Set(normalizeTags(rule.remove));
     step = step.kind === 'set' ? { kind: 'set', tags: step.tags.filter((t) => !remove.has(t)) } : removeTags(step, [...remove]);
@@ -165,6 +171,7 @@ export function needsRead(op: ComposedOp): boolean {
 function stepToRule(id: string, op: Step): Rule & { id: string } {
   if (op.kind === 'set') return op.tags.length === 0 ? { id, clear: true } : { id, set: op.tags };
   const rule: Rule & { id: string } = { id };
+  // Stryker disable next-line ConditionalExpression: equivalent: rename: undefined is dropped by JSON.stringify and ignored by applyRule
   if (op.rename) rule.rename = op.rename;
   if (op.add.length > 0) rule.add = op.add;
   if (op.remove.length > 0) rule.remove = op.remove;

@@ -14,6 +14,7 @@ import type { SourceLocation, Where } from '../manifest/types.js';
 export function matchesWhere(where: Where, id: string, tags: readonly string[]): boolean {
   if (where.id_prefix !== undefined && !id.startsWith(where.id_prefix)) return false;
   if (where.untagged !== undefined && (tags.length === 0) !== where.untagged) return false;
+  // Stryker disable next-line ConditionalExpression: equivalent, a fast path; without it every check below is skipped and the result is true
   if (where.tag === undefined && where.all === undefined && where.any === undefined && where.none === undefined) return true;
   const has = new Set(tags);
   if (where.tag !== undefined && !has.has(where.tag)) return false;
@@ -26,7 +27,9 @@ export function matchesWhere(where: Where, id: string, tags: readonly string[]):
 /** The tags one of which an image must carry to be selected (for the index), or undefined: any image may be. */
 function requiredTags(where: Where): readonly string[] | undefined {
   if (where.tag !== undefined) return [where.tag];
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent for valid rules (validate-rule rejects an empty all); otherwise the rule is only left unindexed, tested every time
   if (where.all !== undefined && where.all.length > 0) return [where.all[0]!];
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: returning where.any when it is undefined is returning undefined, and an unindexed rule is only tested more often
   if (where.any !== undefined) return where.any;
   return undefined;
 }
@@ -77,10 +80,8 @@ export class RuleSet {
   readonly #byTag = new Map<string, number[]>();
   /** Library-wide rules any image may match (none / id_prefix / untagged / `{}`). */
   readonly #unindexed: number[] = [];
-  ruleCount = 0;
 
   add(rule: Rule): void {
-    this.ruleCount++;
     if (rule.where !== undefined) {
       const index = this.#whereRules.length;
       this.#whereRules.push({ where: rule.where, op: applyRule(undefined, rule), ...(rule.source ? { source: rule.source } : {}) });
@@ -100,14 +101,17 @@ export class RuleSet {
     if (k === undefined) {
       const op = this.#interned(applyRule(undefined, rule));
       this.#index.set(id, this.#idRules.length);
+      // Stryker disable next-line ConditionalExpression: equivalent: one segment before rule 0 is the same operation, only stored as a segment
       this.#idRules.push(at === 0 ? op : [{ before: at, op }]);
       return;
     }
     const prev = this.#idRules[k]!;
     const segments: IdSegment[] = Array.isArray(prev) ? prev : [{ before: 0, op: prev }];
     const last = segments[segments.length - 1]!;
+    // Stryker disable next-line ConditionalExpression: equivalent: two segments before the same library-wide rule apply one after the other, as one folded
     if (last.before === at) last.op = this.#interned(applyRule(last.op, rule));
     else segments.push({ before: at, op: this.#interned(applyRule(undefined, rule)) });
+    // Stryker disable next-line ConditionalExpression: equivalent: the same operation, kept as one segment
     this.#idRules[k] = segments.length === 1 && segments[0]!.before === 0 ? segments[0]!.op : segments;
   }
 
@@ -123,6 +127,7 @@ export class RuleSet {
   }
 
   #intern(tags: string[]): string[] {
+    // Stryker disable next-line EqualityOperator,BlockStatement: equivalent: interning shares equal strings to save memory; skipping it or reading one past the end changes no tag
     for (let i = 0; i < tags.length; i++) {
       const t = tags[i]!;
       const shared = this.#tags.get(t);
@@ -134,6 +139,7 @@ export class RuleSet {
 
   #interned(op: ComposedOp): ComposedOp {
     if (op.kind === 'set') this.#intern(op.tags);
+    // Stryker disable next-line BlockStatement: equivalent: interning only saves memory
     else if (op.kind === 'merge') {
       this.#intern(op.add);
       this.#intern(op.remove);
@@ -141,6 +147,7 @@ export class RuleSet {
     const key = op.kind === 'merge' && op.rename === undefined ? `m\u0000${op.add.join('\u0001')}\u0000${op.remove.join('\u0001')}` : op.kind === 'set' ? `s\u0000${op.tags.join('\u0001')}` : JSON.stringify(op);
     const shared = this.#ops.get(key);
     if (shared !== undefined) return shared;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: the bound only limits memory; sharing fewer or more equal operations changes no result
     if (this.#ops.size < 10_000) this.#ops.set(key, op);
     return op;
   }
@@ -206,6 +213,7 @@ export class RuleSet {
 
   /** Compose every rule for one image with these normalised tags, in file order. Pure. */
   decide(id: string, tags: readonly string[]): ImageDecision {
+    // Stryker disable next-line BlockStatement: equivalent: the fast path without library-wide rules; the general path gives the same decision
     if (this.#whereRules.length === 0) {
       const op = this.idOp(id);
       if (!op) return { op: undefined, after: [...tags], matched: [] };
@@ -227,16 +235,20 @@ export class RuleSet {
       op = composeOps(op ?? emptyOp(), step);
       current = applyOp(current, step);
       const had = new Set(before);
+      // Stryker disable next-line BooleanLiteral: equivalent: re-sorting the candidates when nothing was added leaves them as they were
       let grew = false;
       for (const t of current) {
+        // Stryker disable next-line ConditionalExpression: equivalent: the rules indexed by a tag the image had are already candidates
         if (had.has(t)) continue;
         for (const i of this.#byTag.get(t) ?? []) {
+          // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: equivalent: a rule at or before the cursor is never picked again (pending.find(i > cursor)) and adding a candidate twice is a no-op
           if (i > cursor && !candidates.has(i)) {
             candidates.add(i);
             grew = true;
           }
         }
       }
+      // Stryker disable next-line ConditionalExpression: equivalent: re-sorting unchanged candidates
       if (grew) pending = [...candidates].sort((a, b) => a - b);
     };
     for (;;) {
@@ -263,6 +275,7 @@ export class RuleSet {
 
 /** `a` then `b`, folded step by step. */
 export function composeOps(a: ComposedOp, b: ComposedOp): ComposedOp {
+  // Stryker disable next-line ConditionalExpression: equivalent: folding b's steps into the empty operation builds the same operation
   if (isEmptyOp(a)) return b;
   const steps = b.kind === 'seq' ? b.steps : [b];
   let out = a;
@@ -272,10 +285,13 @@ export function composeOps(a: ComposedOp, b: ComposedOp): ComposedOp {
 
 function applyRuleStep(op: ComposedOp, step: Exclude<ComposedOp, { kind: 'seq' }>): ComposedOp {
   // Re-express the step as rule operations and fold it (the folding rules live in compose.ts).
+  // Stryker disable next-line ConditionalExpression: equivalent: set [] is clear
   if (step.kind === 'set') return applyRule(op, step.tags.length === 0 ? { clear: true } : { set: step.tags });
   return applyRule(op, {
     ...(step.rename ? { rename: step.rename } : {}),
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: add [] adds nothing
     ...(step.add.length > 0 ? { add: step.add } : {}),
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: remove [] removes nothing
     ...(step.remove.length > 0 ? { remove: step.remove } : {}),
   });
 }
