@@ -26,6 +26,7 @@ export default {
     // the journal: fold, replay, resume's reading; the scan's id marks
     '<rootDir>/test/runner-journal.test.ts',
     '<rootDir>/test/runner-journal-index.test.ts',
+    '<rootDir>/test/journal-oracle.test.ts',
     '<rootDir>/test/runner-id-marks.test.ts',
     '<rootDir>/test/report-run-dir.test.ts',
     '<rootDir>/test/mutation-journal.test.ts',
