@@ -2,6 +2,7 @@
  * IdMarks: the set of ids a scan has seen or settled, a bitmap over the source's own numbering
  * (no copy of the ids), with a Set for ids the source does not number.
  */
+import { describe, expect, it } from '@jest/globals';
 import { IdMarks } from '../src/runner/id-marks.js';
 
 const numbered = (ids: string[]) => {

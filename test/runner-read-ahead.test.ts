@@ -3,6 +3,7 @@
  * is based on a recent read (the read-to-write window), enough to keep the connections busy
  * while the page is read.
  */
+import { describe, expect, it } from '@jest/globals';
 import { ReadAhead } from '../src/runner/read-ahead.js';
 
 describe('ReadAhead', () => {
