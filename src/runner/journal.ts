@@ -2,10 +2,10 @@
  * The write-ahead journal of a run (design.md §5): a `pending` line before each write is sent,
  * an outcome line when each item finishes. Reading it back drives resume, undo and the reports.
  */
-import { closeSync, constants, createReadStream, fchmodSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { UsageError } from '../errors.js';
 import { createScrubber } from '../secrets.js';
 import type { ItemOp } from '../plan/types.js';
@@ -170,36 +170,93 @@ function isJournalEntry(v: unknown): v is JournalEntry {
   return typeof e.id === 'string' && typeof e.outcome === 'string' && STATES.has(e.outcome);
 }
 
+/** How much of the journal one read takes. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The journal's non-blank lines, a chunk's worth at a time, split by hand from 1 MiB reads (no
+ * readline: its per-line events cost more than the parse of a line). Lines end as readline's do
+ * (crlfDelay: Infinity): at `\n`, `\r\n` or a lone `\r`; a last line without its newline (the
+ * torn line of a killed run) is yielded too. A missing journal reads as empty.
+ */
+export async function* journalLineBatches(dir: string): AsyncGenerator<string[]> {
+  const path = join(dir, JOURNAL_FILE);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    const decoder = new StringDecoder('utf8');
+    // The start of a line the last chunks did not end: pieces, joined once its end arrives (a
+    // long line is not copied again with every chunk).
+    let rest: string[] = [];
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, null);
+      if (bytesRead === 0) break;
+      const text = decoder.write(buf.subarray(0, bytesRead));
+      const cut = text.lastIndexOf('\n');
+      if (cut === -1) {
+        if (text !== '') rest.push(text);
+        continue;
+      }
+      rest.push(text.slice(0, cut));
+      const whole = rest.length === 1 ? rest[0]! : rest.join('');
+      rest = cut + 1 < text.length ? [text.slice(cut + 1)] : [];
+      const lines = nonBlankLines(whole);
+      if (lines.length > 0) yield lines;
+    }
+    rest.push(decoder.end());
+    const last = nonBlankLines(rest.join(''));
+    if (last.length > 0) yield last;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `text` split into lines (see journalLineBatches), blank ones left out. */
+function nonBlankLines(text: string): string[] {
+  const out: string[] = [];
+  for (const piece of text.split('\n')) {
+    if (piece.includes('\r')) {
+      const end = piece.endsWith('\r') ? piece.length - 1 : piece.length;
+      for (const line of piece.slice(0, end).split('\r')) if (!isBlank(line)) out.push(line);
+    } else if (!isBlank(piece)) out.push(piece);
+  }
+  return out;
+}
+
+/** Whitespace only (String#trim's whitespace); a journal line starts with `{`, decided at once. */
+const isBlank = (line: string): boolean => line.charCodeAt(0) !== 0x7b && line.trim() === '';
+
+/** A journal line parsed, or undefined when it does not parse or is no journal entry (torn). */
+function parseLine(line: string): JournalEntry | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isJournalEntry(parsed) ? parsed : undefined;
+}
+
 /**
  * Stream a run's journal. Lines that do not parse (the torn last line of a killed run, or such a
  * fragment left mid-file by a resume) are skipped and counted in `torn.lines`. A missing journal
  * (the run died before any line) reads as empty.
  */
 export async function* journalEntries(dir: string, torn: { lines: number } = { lines: 0 }): AsyncGenerator<JournalEntry> {
-  const path = join(dir, JOURNAL_FILE);
-  try {
-    await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  const input = createReadStream(path, { encoding: 'utf8' });
-  try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        torn.lines++;
-        continue;
-      }
-      if (isJournalEntry(parsed)) yield parsed;
+  for await (const lines of journalLineBatches(dir)) {
+    const entries: JournalEntry[] = [];
+    for (const line of lines) {
+      const e = parseLine(line);
+      if (e) entries.push(e);
       else torn.lines++;
     }
-  } finally {
-    input.destroy();
+    yield* entries;
   }
 }
 
@@ -395,6 +452,8 @@ class Columns {
   before: Int32Array;
   landed: Int32Array;
   landing: Int32Array;
+  /** A bit per item: the line at `before` holds a null before (no second parse to learn it). */
+  #beforeNull: Uint8Array;
 
   /**
    * `known`: the run's own numbering of its ids (the manifest's), so a million journaled ids take
@@ -411,6 +470,15 @@ class Columns {
     this.before = new Int32Array(n).fill(NONE);
     this.landed = new Int32Array(n).fill(NONE);
     this.landing = new Int32Array(n).fill(NONE);
+    this.#beforeNull = new Uint8Array((n + 7) >> 3);
+  }
+
+  beforeNull(k: number): boolean {
+    return (this.#beforeNull[k >> 3]! & (1 << (k & 7))) !== 0;
+  }
+
+  setBeforeNull(k: number): void {
+    this.#beforeNull[k >> 3]! |= 1 << (k & 7);
   }
 
   find(id: string): number | undefined {
@@ -441,13 +509,35 @@ class Columns {
     this.before = grown(this.before, NONE);
     this.landed = grown(this.landed, NONE);
     this.landing = grown(this.landing, NONE);
+    const bits = new Uint8Array((n + 7) >> 3);
+    bits.set(this.#beforeNull);
+    this.#beforeNull = bits;
   }
 }
 
+/** What pass 2 of a replay does with a line (bits of a byte per line). */
+const LATEST = 1; // the deciding line of a failed / conflict / updated item with a sink
+const BEFORE = 2; // the earliest before of an item the run may have changed (sink given a list)
+const BEFORE_NULL = 4; // the same, but that before is null: only the id is needed
+
 /**
- * The reports of a whole run from its journal, in two streaming passes: the first folds each
- * item into a few numbers (the same rules as foldJournal), the second hands the deciding lines
- * to `sinks`. Returns the counts over every invocation of the run.
+ * The id of a journal line the first pass parsed, read straight off the text when the writer's
+ * own layout makes that exact (`{"id":"…"` first, no escapes anywhere, so no other key can be
+ * `id`); otherwise parsed.
+ */
+function lineId(line: string): string {
+  if (line.startsWith('{"id":"') && !line.includes('\\')) {
+    const end = line.indexOf('"', 7);
+    if (end > 0 && !line.includes('"id"', end)) return line.slice(7, end);
+  }
+  return (JSON.parse(line) as JournalEntry).id;
+}
+
+/**
+ * The reports of a whole run from its journal, in two streaming passes: the first parses each
+ * line once and folds its item into a few numbers (the same rules as foldJournal), the second
+ * hands the deciding lines to `sinks`, in the journal's order, parsing only those (and none when
+ * no sink is called). Returns the counts over every invocation of the run.
  */
 export async function replayJournal(
   dir: string,
@@ -458,36 +548,62 @@ export async function replayJournal(
   const code = (s: JournalState) => STATE_CODES.indexOf(s);
   const PENDING = code('pending');
   const UNSENT = code('unsent');
-  const torn = { lines: 0 };
+  const UPDATED = code('updated');
+  const FAILED = code('failed');
+  const CONFLICT = code('conflict');
+  const codes = new Map(STATE_CODES.map((s, n) => [s, n]));
+  const reasons = new Map(REASON_CODES.map((r, n) => [r, n]));
+  let torn = 0;
+  // Line numbers count the non-blank lines, torn ones too: both passes number them alike.
   let i = -1;
-  for await (const e of journalEntries(dir, torn)) {
-    i++;
-    if (e.outcome === 'skipped') continue;
-    const k = c.slot(e.id);
-    if (e.outcome === 'unsent') {
-      // That pending write never left: it cannot have landed.
+  for await (const lines of journalLineBatches(dir)) {
+    for (const line of lines) {
+      i++;
+      const e = parseLine(line);
+      if (!e) {
+        torn++;
+        continue;
+      }
+      if (e.outcome === 'skipped') continue;
+      const k = c.slot(e.id);
+      if (e.outcome === 'unsent') {
+        // That pending write never left: it cannot have landed.
+        c.landing[k] = NONE;
+        c.state[k] = c.latestState[k] === 255 ? PENDING : c.latestState[k]!;
+        continue;
+      }
+      const state = codes.get(e.outcome)!;
+      c.state[k] = state;
+      if (c.before[k] === NONE && (e.before !== null || state === PENDING || state === UPDATED)) {
+        c.before[k] = i;
+        if (e.before === null) c.setBeforeNull(k);
+      }
+      if (state === PENDING) {
+        c.landing[k] = i;
+        continue;
+      }
+      c.latestState[k] = state;
+      c.latest[k] = i;
+      c.reason[k] = reasons.get(e.reason) ?? 0;
+      if (state === UPDATED) c.landed[k] = i;
+      else if (c.landing[k] !== NONE && !(state === FAILED && refused(e))) c.landed[k] = c.landing[k]!;
       c.landing[k] = NONE;
-      c.state[k] = c.latestState[k] === 255 ? PENDING : c.latestState[k]!;
-      continue;
     }
-    c.state[k] = code(e.outcome);
-    if (c.before[k] === NONE && (e.before !== null || e.outcome === 'pending' || e.outcome === 'updated')) c.before[k] = i;
-    if (e.outcome === 'pending') {
-      c.landing[k] = i;
-      continue;
-    }
-    c.latestState[k] = code(e.outcome);
-    c.latest[k] = i;
-    c.reason[k] = Math.max(0, REASON_CODES.indexOf(e.reason));
-    if (e.outcome === 'updated') c.landed[k] = i;
-    else if (c.landing[k] !== NONE && !(e.outcome === 'failed' && refused(e))) c.landed[k] = c.landing[k]!;
-    c.landing[k] = NONE;
   }
+  const lineCount = i + 1;
 
   const counts: JournalCounts = { updated: 0, unchanged: 0, failed: 0, conflict: 0, skipped: 0, total: 0 };
   const failuresByReason: Record<string, number> = {};
+  const sinkFor = (state: number) =>
+    state === FAILED ? sinks.failed : state === CONFLICT ? sinks.conflict : state === UPDATED ? sinks.updated : undefined;
+  // What the second pass must do with each line; allocated only once some line needs it.
+  let marks: Uint8Array | undefined;
+  const mark = (line: number, what: number) => ((marks ??= new Uint8Array(lineCount))[line]! |= what);
   for (let k = 0; k < c.size; k++) {
     const state = c.state[k]!;
+    if (sinks.mayHaveChanged && c.before[k] !== NONE && (c.landing[k] !== NONE || c.landed[k] !== NONE)) {
+      mark(c.before[k]!, c.beforeNull(k) ? BEFORE_NULL : BEFORE);
+    }
     if (c.latest[k] === NONE || state === PENDING || state === UNSENT) continue;
     const name = STATE_CODES[state] as keyof Omit<JournalCounts, 'total'>;
     counts[name]++;
@@ -496,21 +612,26 @@ export async function replayJournal(
       const key = REASON_CODES[c.reason[k]!] ?? 'unknown';
       failuresByReason[key] = (failuresByReason[key] ?? 0) + 1;
     }
+    if (sinkFor(state)) mark(c.latest[k]!, LATEST);
   }
 
-  i = -1;
-  for await (const e of journalEntries(dir)) {
-    i++;
-    const k = c.find(e.id);
-    // A known slot no line touched in the first pass has latest and before NONE: no sink.
-    if (k === undefined) continue;
-    const state = STATE_CODES[c.state[k]!];
-    if (i === c.latest[k] && state !== 'pending' && state !== 'unsent') {
-      if (state === 'failed') sinks.failed?.(e);
-      else if (state === 'conflict') sinks.conflict?.(e);
-      else if (state === 'updated') sinks.updated?.(e);
+  if (marks) {
+    i = -1;
+    passTwo: for await (const lines of journalLineBatches(dir)) {
+      for (const line of lines) {
+        i++;
+        if (i >= lineCount) break passTwo;
+        const what = marks[i]!;
+        if (what === 0) continue;
+        if (what === BEFORE_NULL) {
+          sinks.mayHaveChanged!(lineId(line), null);
+          continue;
+        }
+        const e = parseLine(line)!;
+        if (what & LATEST) sinkFor(c.state[c.find(e.id)!]!)!(e);
+        if (what & (BEFORE | BEFORE_NULL)) sinks.mayHaveChanged!(e.id, e.before);
+      }
     }
-    if (i === c.before[k] && (c.landing[k] !== NONE || c.landed[k] !== NONE)) sinks.mayHaveChanged?.(e.id, e.before);
   }
-  return { counts, failuresByReason, tornLines: torn.lines };
+  return { counts, failuresByReason, tornLines: torn };
 }
