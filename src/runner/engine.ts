@@ -9,7 +9,7 @@ import type { Decision, ItemOp } from '../plan/types.js';
 import { RunAbort, type AbortKind } from './abort.js';
 import { describeError, isUnreachable } from './describe-error.js';
 import type { RequestExecutor } from './executor.js';
-import { opKey, type AttemptedItem, type DoneItem, type JournalWriter } from './journal.js';
+import { journalItemText, opKey, type AttemptedItem, type DoneItem, type JournalItemText, type JournalWriter } from './journal.js';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
 import { IdMarks } from './id-marks.js';
 import { ReadAhead } from './read-ahead.js';
@@ -166,9 +166,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     return Math.floor((b.percent / 100) * Math.max(source.idCount, decidedItems));
   };
 
-  const finish = (entry: JournalEntry) => {
+  const finish = (entry: JournalEntry, item?: JournalItemText) => {
     finished++;
-    journal?.record(entry);
+    journal?.record(entry, item);
     if (entry.outcome === 'failed') {
       failed++;
       logger.error(
@@ -219,7 +219,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     writesStarted++;
     // Write-ahead: the pending line is in the journal's buffer now, and flushed to the OS in
     // the same turn as the send (below), never after it.
-    journal?.pending({ ...base, outcome: 'pending', attempts: 0, at: at() });
+    // The JSON of id, before, after and op, made once for the pending and the outcome line.
+    const item = journal ? journalItemText(base) : undefined;
+    journal?.pending({ ...base, outcome: 'pending', attempts: 0, at: at() }, item);
     const after = d.after ?? [];
     const task = executor
       .execute('write', () => {
@@ -234,12 +236,12 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       .then((result) => {
         writesEnded++;
         if (result.ok) {
-          finish({ ...base, outcome: 'updated', attempts: result.attempts, status: 200, at: at() });
+          finish({ ...base, outcome: 'updated', attempts: result.attempts, status: 200, at: at() }, item);
           return;
         }
         if (result.reason === 'aborted') {
           // Unfinished, for a resume. Never sent at all: say so, so undo does not count it.
-          if (result.attempts === 0) journal?.record({ ...base, outcome: 'unsent', attempts: 0, at: at() });
+          if (result.attempts === 0) journal?.record({ ...base, outcome: 'unsent', attempts: 0, at: at() }, item);
           return;
         }
         if (result.reason === 'unauthorized') return stop('unauthorized', UNAUTHORIZED_MESSAGE);
@@ -255,7 +257,7 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
           reason: result.reason as FailureReason,
           error: detail,
           at: at(),
-        });
+        }, item);
       });
     inflight.add(task);
     void task.finally(() => inflight.delete(task));

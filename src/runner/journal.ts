@@ -17,24 +17,58 @@ export const JOURNAL_FILE = 'journal.ndjson';
 /** Files of a run directory hold customers' tags: owner only. */
 export const RUN_FILE_MODE = 0o600;
 
-/** One journal line, keys in a stable, readable order. */
-export function journalLine(e: JournalEntry): string {
-  const ordered: Record<string, unknown> = { id: e.id, outcome: e.outcome };
-  if (e.reason !== undefined) ordered.reason = e.reason;
-  ordered.before = e.before;
-  ordered.after = e.after;
-  if (e.expect !== undefined) ordered.expect = e.expect;
-  if (e.op !== undefined) ordered.op = e.op;
-  ordered.attempts = e.attempts;
-  if (e.status !== undefined) ordered.status = e.status;
-  if (e.error !== undefined) ordered.error = e.error;
-  ordered.at = e.at;
-  return `${JSON.stringify(ordered)}\n`;
+/**
+ * The JSON of what an item's lines all repeat (id, before, after, op), made once per item: a
+ * write's pending line and its outcome line are built from the same pieces.
+ */
+export interface JournalItemText {
+  readonly id: string;
+  /** `"before":…,"after":…` (either omitted when undefined, as JSON.stringify would). */
+  readonly beforeAfter: string;
+  /** `,"op":…`, or '' without one. */
+  readonly op: string;
 }
 
+export function journalItemText(e: Pick<JournalEntry, 'id' | 'before' | 'after' | 'op'>): JournalItemText {
+  const before = e.before === undefined ? '' : `"before":${JSON.stringify(e.before)}`;
+  const after = e.after === undefined ? '' : `"after":${JSON.stringify(e.after)}`;
+  return {
+    id: JSON.stringify(e.id),
+    beforeAfter: before !== '' && after !== '' ? `${before},${after}` : before + after,
+    op: e.op === undefined ? '' : `,"op":${JSON.stringify(e.op)}`,
+  };
+}
+
+/** One journal line, keys in a stable, readable order (one argument: safe for `.map(journalLine)`). */
+export function journalLine(e: JournalEntry): string {
+  return journalLineWith(e, journalItemText(e));
+}
+
+/**
+ * journalLine from the item's pieces (journalItemText of this entry's id, before, after, op):
+ * id, outcome, reason, before, after, expect, op, attempts, status, error, at — the text
+ * JSON.stringify gives that object.
+ */
+export function journalLineWith(e: JournalEntry, item: JournalItemText): string {
+  let line = `{"id":${item.id},"outcome":${JSON.stringify(e.outcome)}`;
+  if (e.reason !== undefined) line += `,"reason":${JSON.stringify(e.reason)}`;
+  if (item.beforeAfter !== '') line += `,${item.beforeAfter}`;
+  if (e.expect !== undefined) line += `,"expect":${JSON.stringify(e.expect)}`;
+  line += item.op;
+  if (e.attempts !== undefined) line += `,"attempts":${JSON.stringify(e.attempts)}`;
+  if (e.status !== undefined) line += `,"status":${JSON.stringify(e.status)}`;
+  if (e.error !== undefined) line += `,"error":${JSON.stringify(e.error)}`;
+  if (e.at !== undefined) line += `,"at":${JSON.stringify(e.at)}`;
+  return `${line}}\n`;
+}
+
+/** Write all of `text`: one write(2) of the string; should the OS take less, the rest from its bytes. */
 function writeAllSync(fd: number, text: string): void {
+  const written = writeSync(fd, text);
+  const size = Buffer.byteLength(text, 'utf8');
+  if (written >= size) return;
   const buf = Buffer.from(text, 'utf8');
-  let off = 0;
+  let off = written;
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
@@ -89,14 +123,17 @@ export class JournalWriter {
     return new JournalWriter(fd, path, createScrubber(options.redact ?? []), options.onError);
   }
 
-  /** Buffer a `pending` line; it reaches the OS at the next flush(), which precedes the write. */
-  pending(entry: JournalEntry): void {
-    this.append(entry);
+  /**
+   * Buffer a `pending` line; it reaches the OS at the next flush(), which precedes the write.
+   * `item`: the item's journalItemText, when the caller keeps it for the outcome line too.
+   */
+  pending(entry: JournalEntry, item?: JournalItemText): void {
+    this.append(entry, item);
   }
 
   /** Buffer an outcome line, flushed by the next turn of the event loop at the latest. */
-  record(entry: JournalEntry): void {
-    this.append(entry);
+  record(entry: JournalEntry, item?: JournalItemText): void {
+    this.append(entry, item);
     if (this.buffer.length >= 65_536) this.flushQuietly();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -134,9 +171,9 @@ export class JournalWriter {
     if (this.failed) throw this.failed;
   }
 
-  private append(entry: JournalEntry): void {
+  private append(entry: JournalEntry, item?: JournalItemText): void {
     if (this.fd === undefined) throw new Error('JournalWriter: write after close');
-    this.buffer += this.scrub(journalLine(entry));
+    this.buffer += this.scrub(item ? journalLineWith(entry, item) : journalLine(entry));
   }
 
   private flushQuietly(): void {
