@@ -119,7 +119,17 @@ export interface EngineResult {
   tagsFromString: boolean;
 }
 
-const at = () => new Date().toISOString();
+let atMs = Number.NaN;
+let atIso = '';
+/** The time for a journal line: formatted once per millisecond (many lines share one). */
+const at = (): string => {
+  const ms = Date.now();
+  if (ms !== atMs) {
+    atIso = new Date(ms).toISOString();
+    atMs = ms;
+  }
+  return atIso;
+};
 
 export async function runEngine(source: ItemSource, ctx: EngineContext, options: EngineOptions): Promise<EngineResult> {
   const { api, executor, logger, journal, observer } = ctx;
@@ -127,7 +137,16 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
   // While scanning: as few queued writes as keep the connections busy through the next page read.
   const readAhead = new ReadAhead(executor.queue.concurrency, maxBacklog);
   const maxConfirming = options.maxConfirmingPasses ?? 2;
-  const inflight = new Set<Promise<void>>();
+  // Writes in flight, counted (no Set of their promises): drain() waits until none is left.
+  let inflight = 0;
+  let inflightError: { error: unknown } | undefined;
+  let idle: { promise: Promise<void>; resolve: () => void } | undefined;
+  const writeSettled = () => {
+    if (--inflight === 0 && idle) {
+      idle.resolve();
+      idle = undefined;
+    }
+  };
   const resume = ctx.resume;
   let failed = 0;
   let finished = 0;
@@ -259,8 +278,12 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
           at: at(),
         }, item);
       });
-    inflight.add(task);
-    void task.finally(() => inflight.delete(task));
+    inflight++;
+    void task.then(writeSettled, (error: unknown) => {
+      inflightError ??= { error };
+      writeSettled();
+      throw error; // unhandled, as before: a bug in the recording path crashes the run
+    });
   };
 
   /** Offer an image read from the listing to the source; true when it became an item. */
@@ -295,7 +318,15 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
   };
 
   const drain = async () => {
-    while (inflight.size > 0) await Promise.all([...inflight]);
+    while (inflight > 0) {
+      if (!idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        idle = { promise, resolve };
+      }
+      await idle.promise;
+    }
+    if (inflightError) throw inflightError.error;
   };
 
   try {
@@ -431,7 +462,7 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       if (stopped()) break;
       asked = performance.now();
     }
-    const wrote = executor.counters.writes > writesBefore || inflight.size > 0;
+    const wrote = executor.counters.writes > writesBefore || inflight > 0;
     for (const { id, tags } of held) {
       if (stopped()) break;
       offer(id, tags);
