@@ -61,6 +61,25 @@ export async function* readNdjsonRules(
   }
 }
 
+/**
+ * False when `text` (which parsed to `value`) cannot hold a repeated key where findDuplicateKeys
+ * looks (the top level, and the objects under rename/where): it has no backslash, so each key
+ * is spelled in it literally, `"key"`, and each top-level key's spelling occurs in it once only.
+ * Any doubt (an escape, a spelling seen twice, even as a value, an array, a nested rename/where
+ * object) says true, and the line is scanned.
+ */
+function mayRepeatKeys(text: string, value: object): boolean {
+  if (Array.isArray(value) || text.includes('\\')) return true;
+  for (const key in value) {
+    const inner = (value as Record<string, unknown>)[key];
+    if (NESTED_KEYS.has(key) && typeof inner === 'object' && inner !== null) return true;
+    const spelled = `"${key}"`;
+    const at = text.indexOf(spelled);
+    if (at === -1 || text.indexOf(spelled, at + 1) !== -1) return true;
+  }
+  return false;
+}
+
 /** One line's rule, or its problems (an array; not a generator: this runs once per line). */
 function checkLine(
   text: string,
@@ -79,7 +98,7 @@ function checkLine(
   }
   const result = checkRuleObject(value, source, opts);
   // JSON.parse keeps the last of duplicate keys; only worth scanning a line holding a rule.
-  const duplicates = typeof value === 'object' && value !== null ? findDuplicateKeys(text, 1, NESTED_KEYS) : [];
+  const duplicates = typeof value === 'object' && value !== null && mayRepeatKeys(text, value) ? findDuplicateKeys(text, 1, NESTED_KEYS) : [];
   if (duplicates.length === 0) return Array.isArray(result) ? result.map((problem) => ({ problem })) : { rule: result };
   const items: ManifestItem[] = duplicates.map(({ key, within }) => ({
     problem: {

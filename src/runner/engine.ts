@@ -9,7 +9,7 @@ import type { Decision, ItemOp } from '../plan/types.js';
 import { RunAbort, type AbortKind } from './abort.js';
 import { describeError, isUnreachable } from './describe-error.js';
 import type { RequestExecutor } from './executor.js';
-import { opKey, type AttemptedItem, type DoneItem, type JournalWriter } from './journal.js';
+import { journalItemText, opKey, type AttemptedItem, type DoneItem, type JournalItemText, type JournalWriter } from './journal.js';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
 import { IdMarks } from './id-marks.js';
 import { ReadAhead } from './read-ahead.js';
@@ -119,7 +119,17 @@ export interface EngineResult {
   tagsFromString: boolean;
 }
 
-const at = () => new Date().toISOString();
+let atMs = Number.NaN;
+let atIso = '';
+/** The time for a journal line: formatted once per millisecond (many lines share one). */
+const at = (): string => {
+  const ms = Date.now();
+  if (ms !== atMs) {
+    atIso = new Date(ms).toISOString();
+    atMs = ms;
+  }
+  return atIso;
+};
 
 export async function runEngine(source: ItemSource, ctx: EngineContext, options: EngineOptions): Promise<EngineResult> {
   const { api, executor, logger, journal, observer } = ctx;
@@ -127,7 +137,16 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
   // While scanning: as few queued writes as keep the connections busy through the next page read.
   const readAhead = new ReadAhead(executor.queue.concurrency, maxBacklog);
   const maxConfirming = options.maxConfirmingPasses ?? 2;
-  const inflight = new Set<Promise<void>>();
+  // Writes in flight, counted (no Set of their promises): drain() waits until none is left.
+  let inflight = 0;
+  let inflightError: { error: unknown } | undefined;
+  let idle: { promise: Promise<void>; resolve: () => void } | undefined;
+  const writeSettled = () => {
+    if (--inflight === 0 && idle) {
+      idle.resolve();
+      idle = undefined;
+    }
+  };
   const resume = ctx.resume;
   let failed = 0;
   let finished = 0;
@@ -166,9 +185,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     return Math.floor((b.percent / 100) * Math.max(source.idCount, decidedItems));
   };
 
-  const finish = (entry: JournalEntry) => {
+  const finish = (entry: JournalEntry, item?: JournalItemText) => {
     finished++;
-    journal?.record(entry);
+    journal?.record(entry, item);
     if (entry.outcome === 'failed') {
       failed++;
       logger.error(
@@ -219,7 +238,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     writesStarted++;
     // Write-ahead: the pending line is in the journal's buffer now, and flushed to the OS in
     // the same turn as the send (below), never after it.
-    journal?.pending({ ...base, outcome: 'pending', attempts: 0, at: at() });
+    // The JSON of id, before, after and op, made once for the pending and the outcome line.
+    const item = journal ? journalItemText(base) : undefined;
+    journal?.pending({ ...base, outcome: 'pending', attempts: 0, at: at() }, item);
     const after = d.after ?? [];
     const task = executor
       .execute('write', () => {
@@ -234,12 +255,12 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       .then((result) => {
         writesEnded++;
         if (result.ok) {
-          finish({ ...base, outcome: 'updated', attempts: result.attempts, status: 200, at: at() });
+          finish({ ...base, outcome: 'updated', attempts: result.attempts, status: 200, at: at() }, item);
           return;
         }
         if (result.reason === 'aborted') {
           // Unfinished, for a resume. Never sent at all: say so, so undo does not count it.
-          if (result.attempts === 0) journal?.record({ ...base, outcome: 'unsent', attempts: 0, at: at() });
+          if (result.attempts === 0) journal?.record({ ...base, outcome: 'unsent', attempts: 0, at: at() }, item);
           return;
         }
         if (result.reason === 'unauthorized') return stop('unauthorized', UNAUTHORIZED_MESSAGE);
@@ -255,10 +276,14 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
           reason: result.reason as FailureReason,
           error: detail,
           at: at(),
-        });
+        }, item);
       });
-    inflight.add(task);
-    void task.finally(() => inflight.delete(task));
+    inflight++;
+    void task.then(writeSettled, (error: unknown) => {
+      inflightError ??= { error };
+      writeSettled();
+      throw error; // unhandled, as before: a bug in the recording path crashes the run
+    });
   };
 
   /** Offer an image read from the listing to the source; true when it became an item. */
@@ -293,7 +318,15 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
   };
 
   const drain = async () => {
-    while (inflight.size > 0) await Promise.all([...inflight]);
+    while (inflight > 0) {
+      if (!idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        idle = { promise, resolve };
+      }
+      await idle.promise;
+    }
+    if (inflightError) throw inflightError.error;
   };
 
   try {
@@ -429,7 +462,7 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       if (stopped()) break;
       asked = performance.now();
     }
-    const wrote = executor.counters.writes > writesBefore || inflight.size > 0;
+    const wrote = executor.counters.writes > writesBefore || inflight > 0;
     for (const { id, tags } of held) {
       if (stopped()) break;
       offer(id, tags);

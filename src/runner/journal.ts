@@ -2,10 +2,10 @@
  * The write-ahead journal of a run (design.md §5): a `pending` line before each write is sent,
  * an outcome line when each item finishes. Reading it back drives resume, undo and the reports.
  */
-import { closeSync, constants, createReadStream, fchmodSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { UsageError } from '../errors.js';
 import { createScrubber } from '../secrets.js';
 import type { ItemOp } from '../plan/types.js';
@@ -17,24 +17,58 @@ export const JOURNAL_FILE = 'journal.ndjson';
 /** Files of a run directory hold customers' tags: owner only. */
 export const RUN_FILE_MODE = 0o600;
 
-/** One journal line, keys in a stable, readable order. */
-export function journalLine(e: JournalEntry): string {
-  const ordered: Record<string, unknown> = { id: e.id, outcome: e.outcome };
-  if (e.reason !== undefined) ordered.reason = e.reason;
-  ordered.before = e.before;
-  ordered.after = e.after;
-  if (e.expect !== undefined) ordered.expect = e.expect;
-  if (e.op !== undefined) ordered.op = e.op;
-  ordered.attempts = e.attempts;
-  if (e.status !== undefined) ordered.status = e.status;
-  if (e.error !== undefined) ordered.error = e.error;
-  ordered.at = e.at;
-  return `${JSON.stringify(ordered)}\n`;
+/**
+ * The JSON of what an item's lines all repeat (id, before, after, op), made once per item: a
+ * write's pending line and its outcome line are built from the same pieces.
+ */
+export interface JournalItemText {
+  readonly id: string;
+  /** `"before":…,"after":…` (either omitted when undefined, as JSON.stringify would). */
+  readonly beforeAfter: string;
+  /** `,"op":…`, or '' without one. */
+  readonly op: string;
 }
 
+export function journalItemText(e: Pick<JournalEntry, 'id' | 'before' | 'after' | 'op'>): JournalItemText {
+  const before = e.before === undefined ? '' : `"before":${JSON.stringify(e.before)}`;
+  const after = e.after === undefined ? '' : `"after":${JSON.stringify(e.after)}`;
+  return {
+    id: JSON.stringify(e.id),
+    beforeAfter: before !== '' && after !== '' ? `${before},${after}` : before + after,
+    op: e.op === undefined ? '' : `,"op":${JSON.stringify(e.op)}`,
+  };
+}
+
+/** One journal line, keys in a stable, readable order (one argument: safe for `.map(journalLine)`). */
+export function journalLine(e: JournalEntry): string {
+  return journalLineWith(e, journalItemText(e));
+}
+
+/**
+ * journalLine from the item's pieces (journalItemText of this entry's id, before, after, op):
+ * id, outcome, reason, before, after, expect, op, attempts, status, error, at — the text
+ * JSON.stringify gives that object.
+ */
+export function journalLineWith(e: JournalEntry, item: JournalItemText): string {
+  let line = `{"id":${item.id},"outcome":${JSON.stringify(e.outcome)}`;
+  if (e.reason !== undefined) line += `,"reason":${JSON.stringify(e.reason)}`;
+  if (item.beforeAfter !== '') line += `,${item.beforeAfter}`;
+  if (e.expect !== undefined) line += `,"expect":${JSON.stringify(e.expect)}`;
+  line += item.op;
+  if (e.attempts !== undefined) line += `,"attempts":${JSON.stringify(e.attempts)}`;
+  if (e.status !== undefined) line += `,"status":${JSON.stringify(e.status)}`;
+  if (e.error !== undefined) line += `,"error":${JSON.stringify(e.error)}`;
+  if (e.at !== undefined) line += `,"at":${JSON.stringify(e.at)}`;
+  return `${line}}\n`;
+}
+
+/** Write all of `text`: one write(2) of the string; should the OS take less, the rest from its bytes. */
 function writeAllSync(fd: number, text: string): void {
+  const written = writeSync(fd, text);
+  const size = Buffer.byteLength(text, 'utf8');
+  if (written >= size) return;
   const buf = Buffer.from(text, 'utf8');
-  let off = 0;
+  let off = written;
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
@@ -89,14 +123,17 @@ export class JournalWriter {
     return new JournalWriter(fd, path, createScrubber(options.redact ?? []), options.onError);
   }
 
-  /** Buffer a `pending` line; it reaches the OS at the next flush(), which precedes the write. */
-  pending(entry: JournalEntry): void {
-    this.append(entry);
+  /**
+   * Buffer a `pending` line; it reaches the OS at the next flush(), which precedes the write.
+   * `item`: the item's journalItemText, when the caller keeps it for the outcome line too.
+   */
+  pending(entry: JournalEntry, item?: JournalItemText): void {
+    this.append(entry, item);
   }
 
   /** Buffer an outcome line, flushed by the next turn of the event loop at the latest. */
-  record(entry: JournalEntry): void {
-    this.append(entry);
+  record(entry: JournalEntry, item?: JournalItemText): void {
+    this.append(entry, item);
     if (this.buffer.length >= 65_536) this.flushQuietly();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -134,9 +171,9 @@ export class JournalWriter {
     if (this.failed) throw this.failed;
   }
 
-  private append(entry: JournalEntry): void {
+  private append(entry: JournalEntry, item?: JournalItemText): void {
     if (this.fd === undefined) throw new Error('JournalWriter: write after close');
-    this.buffer += this.scrub(journalLine(entry));
+    this.buffer += this.scrub(item ? journalLineWith(entry, item) : journalLine(entry));
   }
 
   private flushQuietly(): void {
@@ -170,36 +207,93 @@ function isJournalEntry(v: unknown): v is JournalEntry {
   return typeof e.id === 'string' && typeof e.outcome === 'string' && STATES.has(e.outcome);
 }
 
+/** How much of the journal one read takes. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The journal's non-blank lines, a chunk's worth at a time, split by hand from 1 MiB reads (no
+ * readline: its per-line events cost more than the parse of a line). Lines end as readline's do
+ * (crlfDelay: Infinity): at `\n`, `\r\n` or a lone `\r`; a last line without its newline (the
+ * torn line of a killed run) is yielded too. A missing journal reads as empty.
+ */
+export async function* journalLineBatches(dir: string): AsyncGenerator<string[]> {
+  const path = join(dir, JOURNAL_FILE);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    const decoder = new StringDecoder('utf8');
+    // The start of a line the last chunks did not end: pieces, joined once its end arrives (a
+    // long line is not copied again with every chunk).
+    let rest: string[] = [];
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, null);
+      if (bytesRead === 0) break;
+      const text = decoder.write(buf.subarray(0, bytesRead));
+      const cut = text.lastIndexOf('\n');
+      if (cut === -1) {
+        if (text !== '') rest.push(text);
+        continue;
+      }
+      rest.push(text.slice(0, cut));
+      const whole = rest.length === 1 ? rest[0]! : rest.join('');
+      rest = cut + 1 < text.length ? [text.slice(cut + 1)] : [];
+      const lines = nonBlankLines(whole);
+      if (lines.length > 0) yield lines;
+    }
+    rest.push(decoder.end());
+    const last = nonBlankLines(rest.join(''));
+    if (last.length > 0) yield last;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `text` split into lines (see journalLineBatches), blank ones left out. */
+function nonBlankLines(text: string): string[] {
+  const out: string[] = [];
+  for (const piece of text.split('\n')) {
+    if (piece.includes('\r')) {
+      const end = piece.endsWith('\r') ? piece.length - 1 : piece.length;
+      for (const line of piece.slice(0, end).split('\r')) if (!isBlank(line)) out.push(line);
+    } else if (!isBlank(piece)) out.push(piece);
+  }
+  return out;
+}
+
+/** Whitespace only (String#trim's whitespace); a journal line starts with `{`, decided at once. */
+const isBlank = (line: string): boolean => line.charCodeAt(0) !== 0x7b && line.trim() === '';
+
+/** A journal line parsed, or undefined when it does not parse or is no journal entry (torn). */
+function parseLine(line: string): JournalEntry | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isJournalEntry(parsed) ? parsed : undefined;
+}
+
 /**
  * Stream a run's journal. Lines that do not parse (the torn last line of a killed run, or such a
  * fragment left mid-file by a resume) are skipped and counted in `torn.lines`. A missing journal
  * (the run died before any line) reads as empty.
  */
 export async function* journalEntries(dir: string, torn: { lines: number } = { lines: 0 }): AsyncGenerator<JournalEntry> {
-  const path = join(dir, JOURNAL_FILE);
-  try {
-    await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  const input = createReadStream(path, { encoding: 'utf8' });
-  try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        torn.lines++;
-        continue;
-      }
-      if (isJournalEntry(parsed)) yield parsed;
+  for await (const lines of journalLineBatches(dir)) {
+    const entries: JournalEntry[] = [];
+    for (const line of lines) {
+      const e = parseLine(line);
+      if (e) entries.push(e);
       else torn.lines++;
     }
-  } finally {
-    input.destroy();
+    yield* entries;
   }
 }
 
@@ -395,6 +489,8 @@ class Columns {
   before: Int32Array;
   landed: Int32Array;
   landing: Int32Array;
+  /** A bit per item: the line at `before` holds a null before (no second parse to learn it). */
+  #beforeNull: Uint8Array;
 
   /**
    * `known`: the run's own numbering of its ids (the manifest's), so a million journaled ids take
@@ -411,6 +507,15 @@ class Columns {
     this.before = new Int32Array(n).fill(NONE);
     this.landed = new Int32Array(n).fill(NONE);
     this.landing = new Int32Array(n).fill(NONE);
+    this.#beforeNull = new Uint8Array((n + 7) >> 3);
+  }
+
+  beforeNull(k: number): boolean {
+    return (this.#beforeNull[k >> 3]! & (1 << (k & 7))) !== 0;
+  }
+
+  setBeforeNull(k: number): void {
+    this.#beforeNull[k >> 3]! |= 1 << (k & 7);
   }
 
   find(id: string): number | undefined {
@@ -441,13 +546,35 @@ class Columns {
     this.before = grown(this.before, NONE);
     this.landed = grown(this.landed, NONE);
     this.landing = grown(this.landing, NONE);
+    const bits = new Uint8Array((n + 7) >> 3);
+    bits.set(this.#beforeNull);
+    this.#beforeNull = bits;
   }
 }
 
+/** What pass 2 of a replay does with a line (bits of a byte per line). */
+const LATEST = 1; // the deciding line of a failed / conflict / updated item with a sink
+const BEFORE = 2; // the earliest before of an item the run may have changed (sink given a list)
+const BEFORE_NULL = 4; // the same, but that before is null: only the id is needed
+
 /**
- * The reports of a whole run from its journal, in two streaming passes: the first folds each
- * item into a few numbers (the same rules as foldJournal), the second hands the deciding lines
- * to `sinks`. Returns the counts over every invocation of the run.
+ * The id of a journal line the first pass parsed, read straight off the text when the writer's
+ * own layout makes that exact (`{"id":"…"` first, no escapes anywhere, so no other key can be
+ * `id`); otherwise parsed.
+ */
+function lineId(line: string): string {
+  if (line.startsWith('{"id":"') && !line.includes('\\')) {
+    const end = line.indexOf('"', 7);
+    if (end > 0 && !line.includes('"id"', end)) return line.slice(7, end);
+  }
+  return (JSON.parse(line) as JournalEntry).id;
+}
+
+/**
+ * The reports of a whole run from its journal, in two streaming passes: the first parses each
+ * line once and folds its item into a few numbers (the same rules as foldJournal), the second
+ * hands the deciding lines to `sinks`, in the journal's order, parsing only those (and none when
+ * no sink is called). Returns the counts over every invocation of the run.
  */
 export async function replayJournal(
   dir: string,
@@ -458,36 +585,62 @@ export async function replayJournal(
   const code = (s: JournalState) => STATE_CODES.indexOf(s);
   const PENDING = code('pending');
   const UNSENT = code('unsent');
-  const torn = { lines: 0 };
+  const UPDATED = code('updated');
+  const FAILED = code('failed');
+  const CONFLICT = code('conflict');
+  const codes = new Map(STATE_CODES.map((s, n) => [s, n]));
+  const reasons = new Map(REASON_CODES.map((r, n) => [r, n]));
+  let torn = 0;
+  // Line numbers count the non-blank lines, torn ones too: both passes number them alike.
   let i = -1;
-  for await (const e of journalEntries(dir, torn)) {
-    i++;
-    if (e.outcome === 'skipped') continue;
-    const k = c.slot(e.id);
-    if (e.outcome === 'unsent') {
-      // That pending write never left: it cannot have landed.
+  for await (const lines of journalLineBatches(dir)) {
+    for (const line of lines) {
+      i++;
+      const e = parseLine(line);
+      if (!e) {
+        torn++;
+        continue;
+      }
+      if (e.outcome === 'skipped') continue;
+      const k = c.slot(e.id);
+      if (e.outcome === 'unsent') {
+        // That pending write never left: it cannot have landed.
+        c.landing[k] = NONE;
+        c.state[k] = c.latestState[k] === 255 ? PENDING : c.latestState[k]!;
+        continue;
+      }
+      const state = codes.get(e.outcome)!;
+      c.state[k] = state;
+      if (c.before[k] === NONE && (e.before !== null || state === PENDING || state === UPDATED)) {
+        c.before[k] = i;
+        if (e.before === null) c.setBeforeNull(k);
+      }
+      if (state === PENDING) {
+        c.landing[k] = i;
+        continue;
+      }
+      c.latestState[k] = state;
+      c.latest[k] = i;
+      c.reason[k] = reasons.get(e.reason) ?? 0;
+      if (state === UPDATED) c.landed[k] = i;
+      else if (c.landing[k] !== NONE && !(state === FAILED && refused(e))) c.landed[k] = c.landing[k]!;
       c.landing[k] = NONE;
-      c.state[k] = c.latestState[k] === 255 ? PENDING : c.latestState[k]!;
-      continue;
     }
-    c.state[k] = code(e.outcome);
-    if (c.before[k] === NONE && (e.before !== null || e.outcome === 'pending' || e.outcome === 'updated')) c.before[k] = i;
-    if (e.outcome === 'pending') {
-      c.landing[k] = i;
-      continue;
-    }
-    c.latestState[k] = code(e.outcome);
-    c.latest[k] = i;
-    c.reason[k] = Math.max(0, REASON_CODES.indexOf(e.reason));
-    if (e.outcome === 'updated') c.landed[k] = i;
-    else if (c.landing[k] !== NONE && !(e.outcome === 'failed' && refused(e))) c.landed[k] = c.landing[k]!;
-    c.landing[k] = NONE;
   }
+  const lineCount = i + 1;
 
   const counts: JournalCounts = { updated: 0, unchanged: 0, failed: 0, conflict: 0, skipped: 0, total: 0 };
   const failuresByReason: Record<string, number> = {};
+  const sinkFor = (state: number) =>
+    state === FAILED ? sinks.failed : state === CONFLICT ? sinks.conflict : state === UPDATED ? sinks.updated : undefined;
+  // What the second pass must do with each line; allocated only once some line needs it.
+  let marks: Uint8Array | undefined;
+  const mark = (line: number, what: number) => ((marks ??= new Uint8Array(lineCount))[line]! |= what);
   for (let k = 0; k < c.size; k++) {
     const state = c.state[k]!;
+    if (sinks.mayHaveChanged && c.before[k] !== NONE && (c.landing[k] !== NONE || c.landed[k] !== NONE)) {
+      mark(c.before[k]!, c.beforeNull(k) ? BEFORE_NULL : BEFORE);
+    }
     if (c.latest[k] === NONE || state === PENDING || state === UNSENT) continue;
     const name = STATE_CODES[state] as keyof Omit<JournalCounts, 'total'>;
     counts[name]++;
@@ -496,21 +649,26 @@ export async function replayJournal(
       const key = REASON_CODES[c.reason[k]!] ?? 'unknown';
       failuresByReason[key] = (failuresByReason[key] ?? 0) + 1;
     }
+    if (sinkFor(state)) mark(c.latest[k]!, LATEST);
   }
 
-  i = -1;
-  for await (const e of journalEntries(dir)) {
-    i++;
-    const k = c.find(e.id);
-    // A known slot no line touched in the first pass has latest and before NONE: no sink.
-    if (k === undefined) continue;
-    const state = STATE_CODES[c.state[k]!];
-    if (i === c.latest[k] && state !== 'pending' && state !== 'unsent') {
-      if (state === 'failed') sinks.failed?.(e);
-      else if (state === 'conflict') sinks.conflict?.(e);
-      else if (state === 'updated') sinks.updated?.(e);
+  if (marks) {
+    i = -1;
+    passTwo: for await (const lines of journalLineBatches(dir)) {
+      for (const line of lines) {
+        i++;
+        if (i >= lineCount) break passTwo;
+        const what = marks[i]!;
+        if (what === 0) continue;
+        if (what === BEFORE_NULL) {
+          sinks.mayHaveChanged!(lineId(line), null);
+          continue;
+        }
+        const e = parseLine(line)!;
+        if (what & LATEST) sinkFor(c.state[c.find(e.id)!]!)!(e);
+        if (what & (BEFORE | BEFORE_NULL)) sinks.mayHaveChanged!(e.id, e.before);
+      }
     }
-    if (i === c.before[k] && (c.landing[k] !== NONE || c.landed[k] !== NONE)) sinks.mayHaveChanged?.(e.id, e.before);
   }
-  return { counts, failuresByReason, tornLines: torn.lines };
+  return { counts, failuresByReason, tornLines: torn };
 }
