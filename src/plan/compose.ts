@@ -74,6 +74,7 @@ function removeTags(op: Merge, tags: string[]): Merge {
 
 /** Set a key as an own, enumerable property, even `__proto__` (rename maps come from user JSON). */
 function put(map: Record<string, string>, key: string, value: string): void {
+  // Stryker disable next-line BooleanLiteral: equivalent for writable and configurable (keys are put once, never reassigned or deleted); enumerable is tested
   Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
@@ -150,7 +151,7 @@ export function ruleStep(rule: RuleOps): Step {
     const add = normalizeTags(rule.add);
     step = step.kind === 'set' ? { kind: 'set', tags: normalizeTags([...step.tags, ...add]) } : addTags(step, add);
   }
-  // Stryker disable next-line ConditionalExpression: equivalent: removing no tag
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: removing no tag
   if (rule.remove && rule.remove.length > 0) {
     const remove = new Set(normalizeTags(rule.remove));
     step = step.kind === 'set' ? { kind: 'set', tags: step.tags.filter((t) => !remove.has(t)) } : removeTags(step, [...remove]);

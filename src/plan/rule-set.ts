@@ -203,6 +203,7 @@ export class RuleSet {
    */
   idOp(id: string): ComposedOp | undefined {
     const value = this.#rulesOf(id);
+    // Stryker disable next-line ConditionalExpression: equivalent: undefined is not an array, so the next line returns it too
     if (value === undefined) return undefined;
     if (!Array.isArray(value)) return value;
     const segments = value;
