@@ -50,7 +50,7 @@ export default {
   //   segment representations that compose to the same operation, empty add/remove steps;
   // - compose.ts: empty lists and maps (no tag added, removed or renamed), put()'s writable and
   //   configurable flags (keys are put once), opToRules' `rename: undefined`;
-  // - summary.ts, inventory.ts: tie-break comparators (distinct keys; V8's sort reads only `< 0`);
+  // - normalize.ts byTag: the tie-break comparator (distinct keys; V8 sorts read only `< 0`);
   //   inventory.ts: a spelling group of one.
   thresholds: { high: 90, low: 85, break: 85 },
 };

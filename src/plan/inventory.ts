@@ -1,7 +1,7 @@
 /**
  * The tag inventory (`retag tags`) and likely duplicate spellings (`--suggest`), pure.
  */
-import { normalizeTags } from './normalize.js';
+import { byTag, normalizeTags } from './normalize.js';
 
 export interface TagCount {
   tag: string;
@@ -20,11 +20,9 @@ export class TagInventory {
 
   /** Most used first; ties by tag (code point order), so the output is stable. */
   result(): TagCount[] {
-    // Stryker disable EqualityOperator,ConditionalExpression: equivalent. The tags compared are map keys, never equal, so < and <=, > and >= agree; and V8's sort only asks whether the comparator is below 0, so a tie-break answering 0 or 1 instead of 1 sorts the same (test/mutation-plan.test.ts checks the order itself)
     return [...this.#counts]
       .map(([tag, images]) => ({ tag, images }))
-      .sort((a, b) => b.images - a.images || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
-    // Stryker restore EqualityOperator,ConditionalExpression
+      .sort((a, b) => b.images - a.images || byTag(a.tag, b.tag));
   }
 }
 

@@ -1,3 +1,4 @@
+import { byTag } from './normalize.js';
 import type { PlanAction, PlanEntry } from './types.js';
 
 export interface TagCount {
@@ -43,11 +44,9 @@ export function tagsNotIn(a: readonly string[], b: readonly string[]): string[] 
 }
 
 function sortedCounts(counts: Map<string, number>): TagCount[] {
-  // Stryker disable EqualityOperator,ConditionalExpression: equivalent. The tags compared are map keys, never equal, so < and <=, > and >= agree; and V8's sort only asks whether the comparator is below 0, so a tie-break answering 0 or 1 instead of 1 sorts the same (test/mutation-plan.test.ts checks the order itself)
   return [...counts]
     .map(([tag, count]) => ({ tag, count }))
-    .sort((x, y) => y.count - x.count || (x.tag < y.tag ? -1 : x.tag > y.tag ? 1 : 0));
-  // Stryker restore EqualityOperator,ConditionalExpression
+    .sort((x, y) => y.count - x.count || byTag(x.tag, y.tag));
 }
 
 /**
