@@ -125,7 +125,7 @@ function fixedRate(rate: number, concurrency: number): BenchCase {
  */
 async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, cpu: Row[] | undefined, server = ''): Promise<Row> {
   const ideal = concurrency / 0.02;
-  const n = Math.round(ideal * (ctx.quick ? 1 : 3));
+  const n = Math.round(ideal * (ctx.quick ? 0.4 : 3));
   const manifest = await setManifest(ctx, `latency-${concurrency}`, n, 16_000);
   const rounds = ctx.quick ? 1 : 2;
   let best: { achieved: number; cpuMs: number; inFlight: number } | undefined;
@@ -383,7 +383,7 @@ function autoCase(headers: boolean): BenchCase {
     name,
     async run(ctx) {
       const rate = 60;
-      const n = ctx.quick ? 360 : headers ? 600 : 1500;
+      const n = ctx.quick ? 180 : headers ? 600 : 1500;
       const manifest = await setManifest(ctx, name, n);
       return withSim({ generate: n, rateLimit: rate, burst: rate, latencyMs: 10, rateLimitHeaders: headers }, async (sim) => {
         const run = await runRetag(sim.url, ['run', manifest, '--no-read', '--rate', 'auto', '--concurrency', '8'], ctx.outDir(name));

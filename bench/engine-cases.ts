@@ -50,13 +50,13 @@ async function retag(sim: SimProcess, args: string[], out: string, env: Record<s
 export const journalCostCase = {
   name: 'journal-cost',
   async run(ctx: EngineCaseContext): Promise<EngineRow[]> {
-    const n = ctx.quick ? 1600 : 4800;
+    const n = ctx.quick ? 800 : 4800;
     const concurrency = 32;
     const file = join(ctx.tmp, 'journal-cost.ndjson');
     await writeLines(file, n, (i) => `{"id":"${imageId(i, n)}","set":["j-${i % 5}","k"]}`);
     return withSim({ generate: n, latencyMs: 20 }, async (sim) => {
       const best = { with: { rate: 0, cpu: Infinity }, without: { rate: 0, cpu: Infinity } };
-      for (let round = 0; round < 2; round++) {
+      for (let round = 0; round < (ctx.quick ? 1 : 2); round++) {
         for (const mode of ['with', 'without'] as const) {
           const m = await retag(sim, ['run', file, '--no-read', '--rate', '100000', '--concurrency', String(concurrency)], ctx.outDir(`journal-${mode}-${round}`), mode === 'without' ? { RETAG_BENCH_NO_JOURNAL: '1' } : {});
           best[mode].rate = Math.max(best[mode].rate, n / (m.wallMs / 1000));
@@ -85,7 +85,7 @@ export const journalCostCase = {
 export const renameMapCase = {
   name: 'rename-map',
   async run(ctx: EngineCaseContext): Promise<EngineRow[]> {
-    const n = ctx.quick ? 20_000 : 100_000;
+    const n = ctx.quick ? 10_000 : 100_000;
     const rows = 5000;
     const map = join(ctx.tmp, 'rename-map.csv');
     // Every tag of the generated vocabulary is renamed, plus rows for tags nobody has (a taxonomy
