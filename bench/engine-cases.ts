@@ -66,7 +66,7 @@ export const journalCostCase = {
       return [
         {
           case: 'journal-cost',
-          setup: `${n} set updates, 20 ms latency, -c ${concurrency}, --no-read; best of ${ctx.quick ? 1 : 2} round${ctx.quick ? "" : "s"} each, alternating`,
+          setup: `${n} set updates, 20 ms latency, -c ${concurrency}, --no-read; best of ${ctx.quick ? 1 : 2} round${ctx.quick ? '' : 's'} each, alternating`,
           figure: 'items/s · CPU per update (whole process)',
           retag: `${perSec(best.with.rate)} · ${(best.with.cpu * 1000).toFixed(0)} µs with the write-ahead journal`,
           baseline: `${perSec(best.without.rate)} · ${(best.without.cpu * 1000).toFixed(0)} µs without it`,
