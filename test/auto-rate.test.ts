@@ -11,6 +11,7 @@ import { AutoRate, parsePolicyRate, type AutoRateDecision, type PacingInfo } fro
 import { RequestExecutor } from '../src/runner/executor.js';
 import { RateLimiter } from '../src/runner/rate-limiter.js';
 import { FakeClock } from './helpers/fake-clock.js';
+import { seeded } from './helpers/seeded.js';
 
 /** A clock whose time is set by hand (AutoRate only reads it). */
 class ManualClock {
@@ -208,16 +209,6 @@ describe('parsePolicyRate', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32: a seeded [0, 1) for the server's stalls, the same on every run. */
-function seeded(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t += 0x6d2b79f5;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ServerOptions {
   /** Tokens per second, and the most the bucket holds (it starts full). */

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foldJournal, JOURNAL_FILE, journalLine, opKey, readDoneItems, replayJournal } from '../src/runner/journal.js';
 import type { JournalEntry } from '../src/runner/types.js';
+import { seeded } from './helpers/seeded.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -27,15 +28,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const REFUSED = new Set(['forbidden', 'not_found', 'http']);
 const AT = '2026-12-01T00:00:00.000Z';
@@ -110,7 +102,7 @@ function oracle(lines: JournalEntry[]): Expected {
 }
 
 function journal(seed: number, ids: number) {
-  const random = rng(seed);
+  const random = seeded(seed);
   const scripts = Array.from({ length: ids }, (_, i) => script(`img-${i}`, random));
   // Interleave: invocation after invocation, ids in a random order each time (a resume rereads).
   const out: JournalEntry[] = [];

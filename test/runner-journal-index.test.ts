@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JOURNAL_FILE, journalLine, replayJournal } from '../src/runner/journal.js';
 import type { JournalEntry } from '../src/runner/types.js';
+import { seeded } from './helpers/seeded.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -19,16 +20,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A small deterministic PRNG (mulberry32): the same journals on every run. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OUTCOMES: Array<[JournalEntry['outcome'], Partial<JournalEntry>]> = [
   ['pending', { attempts: 0 }],
@@ -70,7 +61,7 @@ async function replay(known?: { idCount: number; indexOf(id: string): number | u
 
 describe('replayJournal with a known numbering of ids', () => {
   test.each([1, 2, 3, 4, 5, 6])('gives the reports of the plain replay (seed %i)', async (seed) => {
-    const random = rng(seed);
+    const random = seeded(seed);
     const numbered = Array.from({ length: 300 }, (_, i) => `img-${i}`);
     // 1,500 ids the numbering does not know: the columns must grow past their first 1,024.
     const others = Array.from({ length: 1500 }, (_, i) => `other-${i}`);
