@@ -10,7 +10,7 @@ import { HttpError } from '../src/reimage/errors.js';
 import { AutoRate, parsePolicyRate, type AutoRateDecision, type PacingInfo } from '../src/runner/auto-rate.js';
 import { RequestExecutor } from '../src/runner/executor.js';
 import { RateLimiter } from '../src/runner/rate-limiter.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { FakeClock, LateClock } from './helpers/fake-clock.js';
 import { seeded } from './helpers/seeded.js';
 
 /** A clock whose time is set by hand (AutoRate only reads it). */
@@ -147,14 +147,29 @@ describe('AutoRate', () => {
     const { clock, auto, limiter, decisions } = setup(80);
     refuse(auto, limiter, clock); // → 40
     clock.t += 1000;
-    succeed(auto, limiter, clock, 1, 20);
-    refuse(auto, limiter, clock); // 20 ms after the resume: the catch-up burst was refused
+    succeed(auto, limiter, clock, 3, 20);
+    refuse(auto, limiter, clock); // 60 ms after the resume: the catch-up burst was refused after 3
     expect(decisions.at(-1)?.reason).toBe('resume-refused');
+    expect(limiter.strict).toBe(false); // a bucket of 3: bursts of 3 at most, not strict spacing
     expect(auto.rate).toBeGreaterThan(20);
     expect(limiter.rate).toBeLessThan(20); // no burst at all when sending resumes…
     clock.t += 1000;
     succeed(auto, limiter, clock, 1, 20);
-    expect(limiter.rate).toBe(auto.rate); // …and the rate back with the first answer after it
+    expect(limiter.rate).toBeCloseTo(auto.rate, 9); // …and the rate back with the first answer after it
+  });
+
+  it('a resume refused after one request (a bucket of one token): strict spacing from then on', () => {
+    const { clock, auto, limiter, decisions } = setup(80);
+    refuse(auto, limiter, clock); // → 40
+    clock.t += 1000;
+    succeed(auto, limiter, clock, 1, 20);
+    refuse(auto, limiter, clock);
+    expect(decisions.at(-1)?.reason).toBe('resume-refused');
+    expect(limiter.strict).toBe(true);
+    // Strict spacing sends no burst anyway: the limiter keeps the rate through the pause.
+    expect(limiter.rate).toBeCloseTo(auto.rate, 9);
+    expect(auto.rate).toBeGreaterThanOrEqual(40);
+    expect(auto.rate).toBeLessThan(80);
   });
 
   it('takes an announced RateLimit-Policy and never probes past it', () => {
@@ -288,6 +303,8 @@ interface LoopOptions extends ServerOptions {
   concurrency: number;
   /** Change the server's rate to `to` once `atMs` of the run have passed. */
   change?: { atMs: number; to: number };
+  /** The client's timers fire up to this late (LateClock; its precise sleeps are on time). */
+  lateTimersMs?: number;
 }
 
 /**
@@ -297,7 +314,7 @@ interface LoopOptions extends ServerOptions {
  * it (bench/harness.ts serverRate), over its rate.
  */
 async function closedLoop(o: LoopOptions) {
-  const clock = new FakeClock();
+  const clock = o.lateTimersMs ? new LateClock(o.lateTimersMs) : new FakeClock();
   const decisions: AutoRateDecision[] = [];
   const auto = new AutoRate({ clock, onDecision: (d) => decisions.push(d) });
   const limiter = new RateLimiter(auto.rate, { clock });
@@ -384,6 +401,17 @@ describe('AutoRate in a run against an unannounced token bucket (fake time, the 
     expect(r.auto.rate).toBeLessThan(4 * 40);
     const lastRaise = r.decisions.at(-1)!.at - r.decisions[0]!.at;
     expect(lastRaise).toBeLessThan(5000); // then nothing for the 25 s left
+  });
+
+  it('bucket of 1, timers that fire up to 2 ms late: strict spacing, ≥ 80 % of the limit, ≤ 2 % 429s', async () => {
+    // A late timer followed by a punctual one brings two reserved slots closer than 1/60 s: a
+    // bucket of one token refuses the second. Once the server shows that bucket, the limiter
+    // spaces every request from when the one before left.
+    const r = await closedLoop({ rate: 60, burst: 1, latencyMs: 10, concurrency: 8, updates: 3600, lateTimersMs: 2 });
+    expect(r.failed).toBe(0);
+    expect(r.achieved).toBeGreaterThanOrEqual(0.8);
+    expect(r.share429).toBeLessThanOrEqual(0.02);
+    expect(r.decisions.some((d) => d.reason === 'resume-refused')).toBe(true);
   });
 
   it('does not collapse when stalls bunch requests into a bucket of 1 (429s that are not the rate)', async () => {

@@ -88,6 +88,24 @@ describe('update over dispatch', () => {
     ]);
   });
 
+  test('onWrite is told once per update, as its request goes to the socket, before any answer', async () => {
+    const order: string[] = [];
+    const c = new ReimageClient({
+      baseUrl: server.url,
+      apiKey: KEY,
+      concurrency: 1,
+      timeoutMs: 2000,
+      onWrite: () => order.push(`write ${server.requests.length}`),
+      onResponse: (info) => order.push(`answer ${info.path}`),
+    });
+    clients.push(c);
+    server.enqueue(reply(200), reply(404, { error: 'nope' }));
+    // One connection: the second request waits for it, and is told when it is written, not when queued.
+    const both = Promise.allSettled([c.update('a', ['x']), c.update('b', ['y'])]);
+    await both;
+    expect(order).toEqual(['write 0', 'answer /update/a', 'write 1', 'answer /update/b']);
+  });
+
   test('a 2xx body over 128 KiB still means the write succeeded (drained like body.dump())', async () => {
     const c = make({ concurrency: 1 });
     server.enqueue(reply(200, 'x'.repeat(600 * 1024)), reply(200));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { systemClock } from '../src/runner/clock.js';
 import { RateLimiter } from '../src/runner/rate-limiter.js';
-import { FakeClock, flush } from './helpers/fake-clock.js';
+import { FakeClock, flush, LateClock } from './helpers/fake-clock.js';
 
 /** Start `n` acquirers and record the (fake) time each one is admitted. */
 function admitTimes(limiter: RateLimiter, clock: FakeClock, n: number): number[] {
@@ -109,5 +110,86 @@ describe('RateLimiter', () => {
     controller.abort();
     await flush();
     expect(done).toBe(true);
+  });
+
+  describe('strict spacing (capBurst(1): a server bucket of one token)', () => {
+    const gapsOf = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+
+    it('never admits two requests closer than 1/rate, however late the timers fire', async () => {
+      const clock = new LateClock(3, { preciseLate: true });
+      const strict = new RateLimiter(50, { clock });
+      strict.capBurst(1);
+      const times = admitTimes(strict, clock, 100);
+      await clock.advance(4000, 0.25);
+      expect(times.length).toBe(100);
+      for (const gap of gapsOf(times)) expect(gap).toBeGreaterThanOrEqual(20 - 1e-9);
+    });
+
+    it('the same late timers bring reserved slots closer than 1/rate without the cap', async () => {
+      const clock = new LateClock();
+      const loose = new RateLimiter(50, { clock });
+      const times = admitTimes(loose, clock, 100);
+      await clock.advance(4000, 0.25);
+      expect(times.length).toBe(100);
+      expect(Math.min(...gapsOf(times).slice(5))).toBeLessThan(19);
+    });
+
+    it('requests already waiting when the cap comes take their turns too', async () => {
+      const clock = new FakeClock();
+      const limiter = new RateLimiter(50, { clock });
+      const times = admitTimes(limiter, clock, 30);
+      await flush();
+      expect(times.length).toBe(5); // the catch-up burst of a tenth of a second, before the cap
+      limiter.pauseUntil(clock.now() + 100); // a 429: everyone waiting sleeps through it
+      limiter.capBurst(1);
+      expect(limiter.strict).toBe(true);
+      await clock.advance(2000, 0.25);
+      expect(times.length).toBe(30);
+      const after = times.slice(5);
+      expect(after[0]).toBeGreaterThanOrEqual(times[0]! + 100);
+      for (const gap of gapsOf(after)) expect(gap).toBeGreaterThanOrEqual(20 - 1e-9);
+    });
+
+    it('counts the next turn from when the request was sent (markSent), not from its turn', async () => {
+      const clock = new FakeClock();
+      const limiter = new RateLimiter(50, { clock });
+      limiter.capBurst(1);
+      await limiter.acquire();
+      const turn = clock.now();
+      await clock.advance(7); // a journal write, a garbage collection
+      limiter.markSent();
+      const times = admitTimes(limiter, clock, 1);
+      await clock.advance(40, 0.25);
+      expect(times[0]).toBeGreaterThanOrEqual(turn + 7 + 20);
+    });
+
+    it('holds every turn through a pause, and an aborted turn resolves at once', async () => {
+      const clock = new FakeClock();
+      const limiter = new RateLimiter(50, { clock });
+      limiter.capBurst(1);
+      const start = clock.now();
+      limiter.pauseUntil(start + 1000);
+      const times = admitTimes(limiter, clock, 3);
+      const controller = new AbortController();
+      let aborted = false;
+      void limiter.acquire(controller.signal).then(() => (aborted = true));
+      await clock.advance(999);
+      expect(times.length).toBe(0);
+      controller.abort();
+      await flush();
+      expect(aborted).toBe(true);
+      await clock.advance(100, 0.25);
+      expect(times.length).toBe(3);
+      expect(times[0]).toBeGreaterThanOrEqual(start + 1000);
+      for (const gap of gapsOf(times)) expect(gap).toBeGreaterThanOrEqual(20 - 1e-9);
+    });
+  });
+
+  it('systemClock.sleepPrecisely never wakes early', async () => {
+    for (const ms of [0.3, 1, 2.5, 7]) {
+      const t0 = performance.now();
+      await systemClock.sleepPrecisely!(ms);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(ms);
+    }
   });
 });

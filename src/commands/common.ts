@@ -93,6 +93,7 @@ export async function openApiSession(
     rate: options.rate,
     retry: options.retry,
     timeoutMs: options.timeoutMs,
+    onRateDecision: (d) => logger.debug({ rate: Math.round(d.rate * 100) / 100, reason: d.reason, estimate: d.estimate ?? null, episodeMs: d.episodeMs, episodeAccepted: d.episodeAccepted }, 'rate auto: new rate'),
     events: {
       ...extra.events,
       onRetry(kind, error, attempt, delayMs) {

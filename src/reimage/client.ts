@@ -42,6 +42,11 @@ export interface ClientOptions {
    * Must not throw (an exception is ignored).
    */
   onResponse?: (info: ResponseInfo) => void;
+  /**
+   * Called as an update's request is handed to its socket (after any wait for a connection):
+   * strict rate spacing counts from here. Must not throw (an exception is ignored).
+   */
+  onWrite?: () => void;
 }
 
 export interface ResponseInfo {
@@ -152,6 +157,7 @@ export class ReimageClient {
   private readonly readHeaders: Record<string, string>;
   private readonly writeHeaders: Record<string, string>;
   private readonly onResponse: ((info: ResponseInfo) => void) | undefined;
+  private readonly onWrite: (() => void) | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(opts: ClientOptions) {
@@ -167,6 +173,7 @@ export class ReimageClient {
     this.timeoutMs = opts.timeoutMs;
     this.prefix = this.baseUrl.pathname.replace(/\/+$/, '');
     this.onResponse = opts.onResponse;
+    this.onWrite = opts.onWrite;
     this.readHeaders = {
       authorization: `Bearer ${opts.apiKey}`,
       accept: 'application/json',
@@ -331,6 +338,13 @@ export class ReimageClient {
         onConnect: (abortRequest: (reason: Error) => void) => {
           abort = abortRequest;
           if (abortReason) abortRequest(abortReason);
+          else if (this.onWrite) {
+            try {
+              this.onWrite();
+            } catch {
+              // a hook's failure is not the request's
+            }
+          }
         },
         onHeaders: (statusCode: number, raw: Buffer[] | string[]) => {
           status = statusCode;

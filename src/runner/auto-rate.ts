@@ -82,6 +82,24 @@ const RATCHET_MS = 1000;
 const NEAR_ESTIMATE = 1.05;
 /** …unless the last step down did not lengthen the time to a 429 by half: noise, not the rate. */
 const NOISE = 1.5;
+/**
+ * A bucket of one token (strict spacing): a rate over the limit is refused within the first few
+ * requests after a resume or a raise; a 429 later than this many requests' time at a rate came
+ * from jitter (the server took two requests closer than 1/limit), not from the rate.
+ */
+const QUICK_REQUESTS = 4;
+/** Strict: step down this much per 429 (a quick one: more, and it sets the ceiling). */
+const STRICT_NOISE_CUT = 0.97;
+const STRICT_CUT = 0.95;
+/** Strict: after this long with no 429, creep up +0.5 %/s, doubling every 10 s of quiet, at most +5 %/s… */
+const STRICT_QUIET_MS = 15_000;
+const STRICT_CREEP = 0.005;
+const STRICT_CREEP_DOUBLING_MS = 10_000;
+const STRICT_CREEP_MAX = 0.05;
+/** …and far under the ceiling (under 90 % of its top), close a tenth of the gap per second after a short quiet. */
+const STRICT_APPROACH_QUIET_MS = 3000;
+/** Strict: the rate returns to this share of the last rate refused. */
+const STRICT_CEILING = 0.97;
 /** Under this rate the limiter sends no burst at all (its tolerance is a tenth of a second's worth). */
 const NO_BURST_RATE = 19.9;
 /** A fitted refill rate must lie this far under the rates of its episodes. */
@@ -146,6 +164,13 @@ type Mode = 'slow-start' | 'search' | 'settled' | 'announced';
  *   during each pause and given its rate back with the first answer after it; and a quick 429
  *   at the settling point is taken for a stall that bunched requests (such a bucket refuses a
  *   rate over the limit at once, not after a hold at it) unless three come in a row.
+ * - **A bucket of one token** (the refused resume took one request): the limiter spaces
+ *   requests strictly from then on, each at least 1/rate after the one before actually left
+ *   (a late timer must not bring the next one closer), and the rate follows the jitter: every
+ *   429 steps it down 3 % (5 % when it came within a few requests of a raise: over the limit),
+ *   unless the last step did not make 429s rarer (stalls, not the rate); it returns to 97 % of
+ *   the rate refused and creeps up after 15 s without a 429 — about one 429 per 20 s, each
+ *   costing the Retry-After.
  * - **Headers** win: `RateLimit-Policy` (`q;w=s`) announces the rate: take it and stop
  *   probing. `RateLimit-Remaining` (or `X-`) running low stops any increase; reaching 0 caps the
  *   rate at `limit / reset` — what the server will accept before it resets.
@@ -161,6 +186,8 @@ export class AutoRate {
   #sustained = 0;
   /** Slow start: what the server took over the last whole window (under a small bucket, the limit is above it). */
   #slowStartReached = 0;
+  /** Slow start: the last rate it held a whole window without a 429 (then raised). */
+  #slowStartSustained = 0;
   /** Slow start raised the rate at least once; a 429 before that was forgiven once. */
   #raised = false;
   #forgiven = false;
@@ -205,6 +232,17 @@ export class AutoRate {
   /** What the server took of the refused catch-up burst: about its bucket. */
   #bucket = Number.POSITIVE_INFINITY;
   #gentleResume = false;
+  /**
+   * The server showed a bucket of one token: the limiter spaces requests strictly (no catch-up
+   * at all), and the rate follows the jitter-bound regime (#strict429, #strictGrow).
+   */
+  #strict = false;
+  /** Strict: the lowest rate refused within its first few requests (over the limit), and when the rate was last raised. */
+  #ceiling = Number.POSITIVE_INFINITY;
+  #raisedAt = Number.NEGATIVE_INFINITY;
+  /** Strict: when the last 429 came, and the last step down (from which rate, after how long a quiet). */
+  #strictLast429 = Number.NEGATIVE_INFINITY;
+  #strictStep: { from: number; quiet: number } | undefined;
   /** The rate to give the limiter back once sending resumed (gentle mode). */
   #restore: number | undefined;
   readonly #min: number;
@@ -265,8 +303,11 @@ export class AutoRate {
     this.#hold = false;
     if (hold || achieved < RATE_BOUND * reference) return;
     const seconds = Math.min(2, elapsed / 1000);
-    if (slowStart) {
+    if (this.#strict) {
+      this.#strictGrow(limiter, now, seconds);
+    } else if (slowStart) {
       this.#slowStartReached = Math.min(achieved, this.#rate);
+      this.#slowStartSustained = this.#rate;
       this.#raised = true;
       this.#set(limiter, this.#rate * 2 ** (elapsed / DOUBLING_MS), 'slow-start', now);
     } else if (this.#mode === 'search') {
@@ -328,11 +369,31 @@ export class AutoRate {
       // The bucket was full at the start: the rate it failed at says little. Search under it.
       this.#failed = rate;
       this.#probe(limiter, rate / 2, now, 'cut', episode);
+    } else if (this.#strict) {
+      this.#strict429(limiter, now, rate, episode);
     } else if (!this.#gentle && episodeMs < RESUME_REFUSED_MS && steady) {
       // The limiter's catch-up burst at the resume met a bucket smaller than it: not the rate's
       // fault. From now on the limiter sends no burst at a resume.
       this.#gentle = true;
       this.#bucket = Math.max(1, episodeAccepted);
+      // Nor a catch-up burst later: a late timer followed by back-to-back requests is refused too.
+      limiter.capBurst(this.#bucket);
+      if (this.#bucket <= 1) {
+        // One token: strict spacing from now on, and the rate between what slow start reached
+        // and the rate that failed.
+        this.#strict = true;
+        // The limit lies between the last rate slow start held and the one that failed: start
+        // a step under their middle, as if that middle had just been refused.
+        const failed = Number.isFinite(this.#failed) ? this.#failed : rate;
+        const floor = Math.min(this.#slowStartSustained || rate, failed);
+        this.#ceiling = Math.max(rate, Math.sqrt(floor * failed));
+        const next = STRICT_CEILING * this.#ceiling;
+        this.#mode = 'settled';
+        this.#estimate = this.#ceiling;
+        this.#raisedAt = now;
+        this.#set(limiter, next, 'resume-refused', now, episode);
+        return;
+      }
       if (this.#mode === 'search' && this.#sustained === 0 && this.#slowStartReached > rate) {
         // A bucket that small emptied as soon as slow start passed the limit: the last rate slow
         // start reached is a floor of it, and the search goes on between that and the failed one.
@@ -398,7 +459,7 @@ export class AutoRate {
         else this.#probe(limiter, this.#sustained > 0 ? Math.sqrt(this.#sustained * this.#failed) : PROBE_DOWN * rate, now, 'cut', episode);
       }
     }
-    if (this.#gentle && this.#rate > NO_BURST_RATE) {
+    if (this.#gentle && !this.#strict && this.#rate > NO_BURST_RATE) {
       this.#restore = this.#rate;
       limiter.setRate(NO_BURST_RATE);
     }
@@ -438,6 +499,52 @@ export class AutoRate {
         this.#settle(limiter, cap / MARGIN, cap, now, 'remaining');
       }
     }
+  }
+
+  /**
+   * Strict spacing, a 429. Quick after a resume or a raise, the rate is over the limit; later,
+   * two requests reached the server closer than 1/limit (jitter, ours or the server's), which a
+   * lower rate makes rarer. Either way the rate steps down a little (every 429 costs the whole
+   * queue its Retry-After), and the rate refused is the ceiling the rate returns under.
+   */
+  #strict429(limiter: RateLimiter, now: number, rate: number, episode: EpisodeInfo): void {
+    const atRate = now - Math.max(this.#resumeAt, this.#raisedAt);
+    const quick = atRate < (QUICK_REQUESTS * 1000) / rate;
+    const quiet = now - this.#strictLast429;
+    this.#strictLast429 = now;
+    const step = this.#strictStep;
+    this.#mode = 'settled';
+    if (!quick && step !== undefined && rate < step.from && quiet <= NOISE * step.quiet) {
+      // The last step down did not make 429s rarer: they do not come from the rate (stalls
+      // bunching requests). Stepping down again would only lose more: the rate stays.
+      this.#set(limiter, rate, 'noise', now, episode);
+      return;
+    }
+    this.#ceiling = rate;
+    this.#estimate = rate;
+    this.#strictStep = { from: rate, quiet };
+    this.#set(limiter, rate * (quick ? STRICT_CUT : STRICT_NOISE_CUT), quick ? 'cut' : 'noise', now, episode);
+  }
+
+  /**
+   * Strict spacing, a window with no 429. Far under the ceiling: close a tenth of the gap per
+   * second after a short quiet. Otherwise creep up once quiet for a while, +0.5 %/s doubling
+   * every 10 s of quiet (a limit that rose, a 429 that was a fluke): about one 429 per 20 s at
+   * the equilibrium, 5 % of the time paused.
+   */
+  #strictGrow(limiter: RateLimiter, now: number, seconds: number): void {
+    const quiet = now - Math.max(this.#lastCut, this.#resumeAt);
+    const top = STRICT_CEILING * this.#ceiling;
+    let next = this.#rate;
+    if (this.#rate < 0.9 * top && quiet >= STRICT_APPROACH_QUIET_MS) {
+      next = Math.min(top, this.#rate * (1 + APPROACH * (top / this.#rate - 1) * seconds));
+    } else if (quiet >= STRICT_QUIET_MS) {
+      const growth = Math.min(STRICT_CREEP_MAX, STRICT_CREEP * 2 ** ((quiet - STRICT_QUIET_MS) / STRICT_CREEP_DOUBLING_MS));
+      next = this.#rate * (1 + growth * seconds);
+    }
+    if (next <= this.#rate) return;
+    this.#raisedAt = now;
+    this.#set(limiter, next, 'creep', now);
   }
 
   /**

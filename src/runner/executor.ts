@@ -127,7 +127,9 @@ export class RequestExecutor {
             if (kind === 'read') this.counters.reads++;
             else this.counters.writes++;
             try {
-              return { ok: true as const, value: await send() };
+              const sent = send();
+              if (this.limiter.strict) this.limiter.markSent();
+              return { ok: true as const, value: await sent };
             } catch (error) {
               return { ok: false as const, error };
             }

@@ -16,6 +16,11 @@ export class RateLimiter {
   #burst: number;
   #next = 0; // theoretical arrival time of the next request
   #pausedUntil = 0;
+  /** A cap on the catch-up tolerance, whatever the rate (a server whose bucket is smaller). */
+  #burstCap = Number.POSITIVE_INFINITY;
+  /** Strict spacing (a cap of 1): the request before's turn, and when it left. */
+  #turn: Promise<void> = Promise.resolve();
+  #lastLeft = Number.NEGATIVE_INFINITY;
   readonly #clock: Clock;
 
   constructor(rate: number, options: { burst?: number; clock?: Clock } = {}) {
@@ -31,7 +36,17 @@ export class RateLimiter {
   /** Change the rate from now on (auto mode); requests already admitted are not recalled. */
   setRate(rate: number): void {
     this.#intervalMs = 1000 / checkRate(rate);
-    this.#burst = defaultBurst(rate);
+    this.#burst = Math.min(this.#burstCap, defaultBurst(rate));
+  }
+
+  /**
+   * Never let more than `slots` requests go back to back to catch up, at any rate (auto mode,
+   * once a server showed a bucket that small): 1 is strict spacing, a late request never
+   * followed closer than `1/rate` by the next.
+   */
+  capBurst(slots: number): void {
+    this.#burstCap = Math.max(1, Math.floor(slots));
+    this.#burst = Math.min(this.#burst, this.#burstCap);
   }
 
   get pausedUntil(): number {
@@ -46,6 +61,8 @@ export class RateLimiter {
   /** Wait for this request's slot. Resolves early (without a slot) if `signal` aborts. */
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
+      // Strict spacing may have begun while this request slept: it then takes its turn too.
+      if (this.#burstCap === 1) return this.#acquireStrict(signal);
       const now = this.#clock.now();
       if (this.#pausedUntil > now) {
         await this.#clock.sleep(this.#pausedUntil - now, signal);
@@ -58,10 +75,71 @@ export class RateLimiter {
       this.#next = slot + this.#intervalMs;
       if (slot <= now) return;
       await this.#clock.sleep(slot - now, signal);
+      if (signal?.aborted) return;
+      // Strict spacing that began while this request slept: its slot is void, it takes a turn.
+      if (this.#burstCap === 1) return this.#acquireStrict(signal);
       // A pause that began while this request slept (a 429 elsewhere) still applies to it.
-      if (signal?.aborted || this.#pausedUntil <= this.#clock.now()) return;
+      if (this.#pausedUntil <= this.#clock.now()) return;
     }
   }
+
+  /** Strict spacing: true once capBurst(1). */
+  get strict(): boolean {
+    return this.#burstCap === 1;
+  }
+
+  /**
+   * Strict spacing: the request given the last turn has just been handed to the socket. The
+   * next turn counts from now: whatever ran between the turn and the send (a journal write, a
+   * garbage collection) does not bring the next request closer to it.
+   */
+  markSent(): void {
+    const now = this.#clock.now();
+    if (now > this.#lastLeft) this.#lastLeft = now;
+  }
+
+  /**
+   * Strict spacing: one request at a time through a turnstile, each at least `1/rate` after the
+   * one before it actually left — not after the slot it was given. Slots reserved ahead each
+   * wake on their own (millisecond) timer, so a late one and a punctual one can leave closer
+   * than 1/rate, and a bucket of one token refuses the second.
+   */
+  async #acquireStrict(signal?: AbortSignal): Promise<void> {
+    const before = this.#turn;
+    let release!: () => void;
+    this.#turn = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await (signal ? untilAborted(before, signal) : before);
+      for (;;) {
+        if (signal?.aborted) return;
+        const now = this.#clock.now();
+        const due = Math.max(this.#pausedUntil, this.#lastLeft + this.#intervalMs);
+        if (due <= now) {
+          this.#lastLeft = now;
+          this.#next = now + this.#intervalMs;
+          return;
+        }
+        // A pause (or a timer that fired early) is looked at again on waking.
+        const clock = this.#clock;
+        await (clock.sleepPrecisely ? clock.sleepPrecisely(due - now, signal) : clock.sleep(due - now, signal));
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+/** `turn`, or the abort of `signal` if that comes first (an aborted request gives up its place in line). */
+function untilAborted(turn: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void turn.then(done);
+  });
 }
 
 function checkRate(rate: number): number {

@@ -4,7 +4,7 @@
  * executor (queue + retries) shared by reads and writes.
  */
 import { ReimageClient, type ResponseInfo } from '../reimage/client.js';
-import { AutoRate } from './auto-rate.js';
+import { AutoRate, type AutoRateDecision } from './auto-rate.js';
 import { RequestExecutor, type ExecutorEvents } from './executor.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { RetryOptions } from './retry-policy.js';
@@ -17,6 +17,8 @@ export interface RequestStackOptions {
   retry: RetryOptions;
   timeoutMs: number;
   events?: ExecutorEvents;
+  /** `--rate auto`: told of every change of rate and why (the debug log). */
+  onRateDecision?: (decision: AutoRateDecision) => void;
 }
 
 export interface RequestStack {
@@ -27,7 +29,7 @@ export interface RequestStack {
 }
 
 export function createRequestStack(options: RequestStackOptions): RequestStack {
-  const autoRate = options.rate === 'auto' ? new AutoRate() : undefined;
+  const autoRate = options.rate === 'auto' ? new AutoRate(options.onRateDecision ? { onDecision: options.onRateDecision } : {}) : undefined;
   const limiter = new RateLimiter(autoRate ? autoRate.rate : (options.rate as number));
   const client = new ReimageClient({
     baseUrl: options.baseUrl,
@@ -36,6 +38,10 @@ export function createRequestStack(options: RequestStackOptions): RequestStack {
     timeoutMs: options.timeoutMs,
     // Only --rate auto reads the pacing headers; a fixed rate pays nothing for them.
     ...(autoRate ? { onResponse: (info: ResponseInfo) => autoRate.onResponse(limiter, info) } : {}),
+    // Strict spacing counts from the moment a write reaches its socket (a new connection may delay it).
+    onWrite: () => {
+      if (limiter.strict) limiter.markSent();
+    },
   });
   const extra = options.events ?? {};
   const events: ExecutorEvents = {

@@ -1,4 +1,5 @@
 import type { Clock } from '../../src/runner/clock.js';
+import { seeded } from './seeded.js';
 
 /** A manual clock: sleep() resolves when advance() passes its deadline. */
 export class FakeClock implements Clock {
@@ -32,6 +33,33 @@ export class FakeClock implements Clock {
       for (const s of due) s.resolve();
       await flush();
     }
+  }
+}
+
+/**
+ * A FakeClock whose timers fire late, 0–`lateMs` ms (seeded): a busy event loop and timers on
+ * whole milliseconds. `sleepPrecisely` is exact, as systemClock's is to a fraction of a ms.
+ */
+export class LateClock extends FakeClock {
+  readonly #late: () => number;
+  readonly #lateMs: number;
+
+  readonly #preciseLate: boolean;
+
+  /** `preciseLate`: precise sleeps are late too (a machine where nothing is on time). */
+  constructor(lateMs = 3, { seed = 5, preciseLate = false } = {}) {
+    super();
+    this.#late = seeded(seed);
+    this.#lateMs = lateMs;
+    this.#preciseLate = preciseLate;
+  }
+
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return super.sleep(ms <= 0 ? ms : ms + this.#lateMs * this.#late(), signal);
+  }
+
+  sleepPrecisely(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#preciseLate ? this.sleep(ms, signal) : super.sleep(ms, signal);
   }
 }
 
