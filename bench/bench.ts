@@ -501,17 +501,21 @@ const NOTES = `How to read it:
   no RateLimit-* header at all). Every 429 pauses the whole queue for its Retry-After (1 s), and
   a bucket smaller than a second's worth loses what it would have refilled meanwhile, so a 429
   costs up to a second of throughput: the figure is mostly how few probes past the limit the
-  controller needs. With a bucket of 1, two requests closer than 1/60 s are refused: a stalled
-  event loop (the client's or the server's, on a busy machine) bunches requests and draws 429s
-  at any rate. "second half" is the rate over the second half of the run, after discovery.
+  controller needs. With a bucket of 1, two requests closer than 1/60 s are refused. Once the
+  server shows such a bucket (a resume refused after one request), retag spaces every request at
+  least 1/rate after the one before reached its socket, and steps the rate down a little per 429
+  — but a stalled event loop (the client's or the server's, on a busy machine) still bunches
+  requests and draws 429s at any rate, each a second lost. "second half" is the rate over the
+  second half of the run, after discovery.
 - **read-write-window-R**: how stale a read-merge-write is, by bench/plain-server.ts's clock:
   from the moment the listing page holding an image finished sending to the moment that image's
   POST /update/ arrived (p50 · p99 over every write, nearest rank). The baseline is the ideal for
   the rate: a client that reads a page just as the previous page's writes end and writes its
   images 1/rate apart, the k-th waiting k/rate (1/rate to page size/rate). Above it: retag reads
-  the next page as soon as fewer than max(64, 16 × c) writes are queued (128 at -c 8), so a page's
-  last image can wait (128 + 100) / rate — 4.6 s at 50/s, 0.46 s at 500/s — and the listing's
-  own requests take turns at the rate. Below 1× (a short run): the limiter's catch-up burst.
+  the next page once the writes still queued would drain, at the rate measured, in less than
+  twice a page read, plus max(16, 2 × c) (src/runner/read-ahead.ts; never more than max(64,
+  16 × c)), so a page's last image waits behind those writes too; the listing's own requests
+  take turns at the rate. Below 1× (a short run): the limiter's catch-up burst.
 - **plan-no-read-1m / run-300k / run-1m**: these hold the manifest's composed rules in memory
   (rules for one id may be anywhere in the file, so they are composed before the run): one map
   entry per id, operations shared. Everything else per id is a byte in a bitmap over that map's
