@@ -93,6 +93,27 @@ describe('RateLimiter', () => {
     for (const gap of gaps) expect(gap).toBeCloseTo(1000 / to, 0);
   });
 
+  it('tryAcquire takes a slot only when one is due now, as acquire would (and never during a pause or strict spacing)', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter(20, { clock }); // burst 2, a slot per 50 ms
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.tryAcquire()).toBe(false); // the burst is spent: nothing taken
+    const waiting = admitTimes(limiter, clock, 1);
+    await flush();
+    expect(waiting).toEqual([]); // acquire still waits for the slot tryAcquire did not take
+    await clock.advance(50);
+    expect(waiting).toEqual([clock.now()]);
+    await clock.advance(200);
+    limiter.pauseUntil(clock.now() + 100);
+    expect(limiter.tryAcquire()).toBe(false);
+    await clock.advance(100);
+    expect(limiter.tryAcquire()).toBe(true);
+    limiter.capBurst(1);
+    await clock.advance(1000);
+    expect(limiter.tryAcquire()).toBe(false); // strict spacing takes turns: always through acquire
+  });
+
   it('rejects a rate that is not a positive number', () => {
     expect(() => new RateLimiter(0)).toThrow(/positive/);
     expect(() => new RateLimiter(Number.NaN)).toThrow(/positive/);

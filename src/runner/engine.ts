@@ -338,8 +338,12 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
           observer.skipped?.(id);
           continue;
         }
-        await executor.waitForBacklogBelow(maxBacklog);
-        if (stopped()) break;
+        if (executor.backlog >= maxBacklog) {
+          // Refill by halves: one wait per half a backlog, not one per item (each wait is a
+          // listener on the queue, added and removed).
+          await executor.waitForBacklogBelow(Math.ceil(maxBacklog / 2));
+          if (stopped()) break;
+        }
         const d = source.decide(id, null);
         if (d) handle(d);
       }

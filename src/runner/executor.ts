@@ -120,7 +120,7 @@ export class RequestExecutor {
         const queued = this.queue.add(
           async () => {
             started = true;
-            await this.limiter.acquire(this.signal);
+            if (!this.limiter.tryAcquire()) await this.limiter.acquire(this.signal);
             if (this.aborted) return undefined; // dropped: the run is stopping
             attempts++;
             this.counters.total++;

@@ -58,6 +58,21 @@ export class RateLimiter {
     if (time > this.#pausedUntil) this.#pausedUntil = time;
   }
 
+  /**
+   * Take this request's slot if it is due now (no pause, not strict spacing): true. Otherwise
+   * false, and nothing is taken: `acquire()` waits for one. Saves a promise per request when the
+   * rate is not what bounds the run.
+   */
+  tryAcquire(): boolean {
+    if (this.#burstCap === 1) return false;
+    const now = this.#clock.now();
+    if (this.#pausedUntil > now) return false;
+    const slot = Math.max(this.#next, now - (this.#burst - 1) * this.#intervalMs);
+    if (slot > now) return false;
+    this.#next = slot + this.#intervalMs;
+    return true;
+  }
+
   /** Wait for this request's slot. Resolves early (without a slot) if `signal` aborts. */
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
