@@ -172,6 +172,33 @@ describe('AutoRate', () => {
     expect(auto.rate).toBeLessThan(80);
   });
 
+  it('strict spacing: a lone 429 is jitter (the rate stays), two within 5 s step it down, 10 s of quiet creeps up', () => {
+    const { clock, auto, limiter, decisions } = setup(80);
+    refuse(auto, limiter, clock);
+    clock.t += 1000;
+    succeed(auto, limiter, clock, 1, 20);
+    refuse(auto, limiter, clock); // a bucket of one token: strict from here
+    expect(limiter.strict).toBe(true);
+    const settled = auto.rate;
+    clock.t += 1000;
+    succeed(auto, limiter, clock, Math.round(settled * 6), 6000);
+    refuse(auto, limiter, clock); // 7 s after the last: lone
+    expect(decisions.at(-1)?.reason).toBe('noise');
+    expect(auto.rate).toBeCloseTo(settled, 9);
+    clock.t += 1000;
+    succeed(auto, limiter, clock, Math.round(settled * 2), 2000);
+    refuse(auto, limiter, clock); // 3 s after the last: a cluster, over the edge
+    expect(decisions.at(-1)?.reason).toBe('cut');
+    expect(auto.rate).toBeCloseTo(0.97 * settled, 9);
+    const cut = auto.rate;
+    clock.t += 1000;
+    succeed(auto, limiter, clock, Math.round(cut * 9), 9000);
+    expect(auto.rate).toBeCloseTo(cut, 9); // not yet 10 s of quiet
+    for (let s = 0; s < 6; s++) succeed(auto, limiter, clock, Math.round(cut), 1000);
+    expect(auto.rate).toBeGreaterThan(1.01 * cut);
+    expect(auto.rate).toBeLessThan(1.05 * cut); // +0.5 %/s
+  });
+
   it('takes an announced RateLimit-Policy and never probes past it', () => {
     const { clock, auto, limiter } = setup(10, true);
     auto.onResponse(limiter, { status: 200, headers: { 'ratelimit-policy': '60;w=1', 'ratelimit-remaining': '59' } });

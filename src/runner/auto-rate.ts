@@ -87,19 +87,15 @@ const NOISE = 1.5;
  * requests after a resume or a raise; a 429 later than this many requests' time at a rate came
  * from jitter (the server took two requests closer than 1/limit), not from the rate.
  */
-const QUICK_REQUESTS = 4;
-/** Strict: step down this much per 429 (a quick one: more, and it sets the ceiling). */
-const STRICT_NOISE_CUT = 0.97;
-const STRICT_CUT = 0.95;
-/** Strict: after this long with no 429, creep up +0.5 %/s, doubling every 10 s of quiet, at most +5 %/s… */
-const STRICT_QUIET_MS = 15_000;
+const QUICK_REQUESTS = 2.5;
+/** Strict: a 429 this soon after the last one is a cluster (the rate is over the edge): step down… */
+const STRICT_CLUSTER_MS = 5000;
+const STRICT_CUT = 0.97;
+/** …more when refused right at a resume (far over). */
+const STRICT_CUT_FAR = 0.95;
+/** Strict: after this long with no 429, creep up +0.5 %/s. */
+const STRICT_QUIET_MS = 10_000;
 const STRICT_CREEP = 0.005;
-const STRICT_CREEP_DOUBLING_MS = 10_000;
-const STRICT_CREEP_MAX = 0.05;
-/** …and far under the ceiling (under 90 % of its top), close a tenth of the gap per second after a short quiet. */
-const STRICT_APPROACH_QUIET_MS = 3000;
-/** Strict: the rate returns to this share of the last rate refused. */
-const STRICT_CEILING = 0.97;
 /** Under this rate the limiter sends no burst at all (its tolerance is a tenth of a second's worth). */
 const NO_BURST_RATE = 19.9;
 /** A fitted refill rate must lie this far under the rates of its episodes. */
@@ -165,12 +161,12 @@ type Mode = 'slow-start' | 'search' | 'settled' | 'announced';
  *   at the settling point is taken for a stall that bunched requests (such a bucket refuses a
  *   rate over the limit at once, not after a hold at it) unless three come in a row.
  * - **A bucket of one token** (the refused resume took one request): the limiter spaces
- *   requests strictly from then on, each at least 1/rate after the one before actually left
- *   (a late timer must not bring the next one closer), and the rate follows the jitter: every
- *   429 steps it down 3 % (5 % when it came within a few requests of a raise: over the limit),
- *   unless the last step did not make 429s rarer (stalls, not the rate); it returns to 97 % of
- *   the rate refused and creeps up after 15 s without a 429 — about one 429 per 20 s, each
- *   costing the Retry-After.
+ *   requests strictly from then on, each at least 1/rate after the one before reached its
+ *   socket (a late timer must not bring the next one closer). Near the limit, jitter (two
+ *   requests bunched on the way) draws a lone 429 now and then at any rate: it leaves the rate
+ *   alone. 429s within 5 s of each other mean over the edge: −3 % each (−5 % when refused right
+ *   at a resume). 10 s without a 429: +0.5 %/s. It settles just under where 429s start to
+ *   cluster, about one lone 429 per 10 s on this machine.
  * - **Headers** win: `RateLimit-Policy` (`q;w=s`) announces the rate: take it and stop
  *   probing. `RateLimit-Remaining` (or `X-`) running low stops any increase; reaching 0 caps the
  *   rate at `limit / reset` — what the server will accept before it resets.
@@ -237,12 +233,8 @@ export class AutoRate {
    * at all), and the rate follows the jitter-bound regime (#strict429, #strictGrow).
    */
   #strict = false;
-  /** Strict: the lowest rate refused within its first few requests (over the limit), and when the rate was last raised. */
-  #ceiling = Number.POSITIVE_INFINITY;
-  #raisedAt = Number.NEGATIVE_INFINITY;
-  /** Strict: when the last 429 came, and the last step down (from which rate, after how long a quiet). */
+  /** Strict: when the last 429 came. */
   #strictLast429 = Number.NEGATIVE_INFINITY;
-  #strictStep: { from: number; quiet: number } | undefined;
   /** The rate to give the limiter back once sending resumed (gentle mode). */
   #restore: number | undefined;
   readonly #min: number;
@@ -386,11 +378,10 @@ export class AutoRate {
         // a step under their middle, as if that middle had just been refused.
         const failed = Number.isFinite(this.#failed) ? this.#failed : rate;
         const floor = Math.min(this.#slowStartSustained || rate, failed);
-        this.#ceiling = Math.max(rate, Math.sqrt(floor * failed));
-        const next = STRICT_CEILING * this.#ceiling;
+        const next = Math.max(rate, Math.sqrt(floor * failed));
         this.#mode = 'settled';
-        this.#estimate = this.#ceiling;
-        this.#raisedAt = now;
+        this.#estimate = failed;
+        this.#strictLast429 = now;
         this.#set(limiter, next, 'resume-refused', now, episode);
         return;
       }
@@ -502,49 +493,29 @@ export class AutoRate {
   }
 
   /**
-   * Strict spacing, a 429. Quick after a resume or a raise, the rate is over the limit; later,
-   * two requests reached the server closer than 1/limit (jitter, ours or the server's), which a
-   * lower rate makes rarer. Either way the rate steps down a little (every 429 costs the whole
-   * queue its Retry-After), and the rate refused is the ceiling the rate returns under.
+   * Strict spacing, a 429. Near the limit, two requests bunched on the way (jitter, ours or the
+   * server's) draw a lone 429 now and then at any rate; over it, they come one after another.
+   * So a lone 429 leaves the rate alone, and one within 5 s of the last steps it down 3 % (5 %
+   * when refused right at a resume: far over).
    */
   #strict429(limiter: RateLimiter, now: number, rate: number, episode: EpisodeInfo): void {
-    const atRate = now - Math.max(this.#resumeAt, this.#raisedAt);
-    const quick = atRate < (QUICK_REQUESTS * 1000) / rate;
-    const quiet = now - this.#strictLast429;
+    const cluster = now - this.#strictLast429 < STRICT_CLUSTER_MS;
+    const atResume = now - this.#resumeAt < (QUICK_REQUESTS * 1000) / rate;
     this.#strictLast429 = now;
-    const step = this.#strictStep;
     this.#mode = 'settled';
-    if (!quick && step !== undefined && rate < step.from && quiet <= NOISE * step.quiet) {
-      // The last step down did not make 429s rarer: they do not come from the rate (stalls
-      // bunching requests). Stepping down again would only lose more: the rate stays.
+    this.#estimate = rate;
+    if (!cluster) {
       this.#set(limiter, rate, 'noise', now, episode);
       return;
     }
-    this.#ceiling = rate;
-    this.#estimate = rate;
-    this.#strictStep = { from: rate, quiet };
-    this.#set(limiter, rate * (quick ? STRICT_CUT : STRICT_NOISE_CUT), quick ? 'cut' : 'noise', now, episode);
+    this.#set(limiter, rate * (atResume ? STRICT_CUT_FAR : STRICT_CUT), 'cut', now, episode);
   }
 
-  /**
-   * Strict spacing, a window with no 429. Far under the ceiling: close a tenth of the gap per
-   * second after a short quiet. Otherwise creep up once quiet for a while, +0.5 %/s doubling
-   * every 10 s of quiet (a limit that rose, a 429 that was a fluke): about one 429 per 20 s at
-   * the equilibrium, 5 % of the time paused.
-   */
+  /** Strict spacing, a window with no 429: after 10 s of quiet, creep up +0.5 %/s. */
   #strictGrow(limiter: RateLimiter, now: number, seconds: number): void {
-    const quiet = now - Math.max(this.#lastCut, this.#resumeAt);
-    const top = STRICT_CEILING * this.#ceiling;
-    let next = this.#rate;
-    if (this.#rate < 0.9 * top && quiet >= STRICT_APPROACH_QUIET_MS) {
-      next = Math.min(top, this.#rate * (1 + APPROACH * (top / this.#rate - 1) * seconds));
-    } else if (quiet >= STRICT_QUIET_MS) {
-      const growth = Math.min(STRICT_CREEP_MAX, STRICT_CREEP * 2 ** ((quiet - STRICT_QUIET_MS) / STRICT_CREEP_DOUBLING_MS));
-      next = this.#rate * (1 + growth * seconds);
-    }
-    if (next <= this.#rate) return;
-    this.#raisedAt = now;
-    this.#set(limiter, next, 'creep', now);
+    const quiet = now - Math.max(this.#strictLast429, this.#resumeAt);
+    if (quiet < STRICT_QUIET_MS) return;
+    this.#set(limiter, this.#rate * (1 + STRICT_CREEP * seconds), 'creep', now);
   }
 
   /**
