@@ -83,9 +83,8 @@ const NEAR_ESTIMATE = 1.05;
 /** …unless the last step down did not lengthen the time to a 429 by half: noise, not the rate. */
 const NOISE = 1.5;
 /**
- * A bucket of one token (strict spacing): a rate over the limit is refused within the first few
- * requests after a resume or a raise; a 429 later than this many requests' time at a rate came
- * from jitter (the server took two requests closer than 1/limit), not from the rate.
+ * A bucket of one token (strict spacing): a 429 within this many requests' time of a resume was
+ * refused right away, the rate far over the limit (a bigger step down).
  */
 const QUICK_REQUESTS = 2.5;
 /** Strict: a 429 this soon after the last one is a cluster (the rate is over the edge): step down… */
