@@ -338,10 +338,9 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
           observer.skipped?.(id);
           continue;
         }
-        if (executor.backlog >= maxBacklog) {
-          // Refill by halves: one wait per half a backlog, not one per item (each wait is a
-          // listener on the queue, added and removed).
-          await executor.waitForBacklogBelow(Math.ceil(maxBacklog / 2));
+        const room = executor.roomUnder(maxBacklog);
+        if (room) {
+          await room;
           if (stopped()) break;
         }
         const d = source.decide(id, null);
@@ -470,7 +469,8 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     for (const { id, tags } of held) {
       if (stopped()) break;
       offer(id, tags);
-      await executor.waitForBacklogBelow(maxBacklog);
+      const room = executor.roomUnder(maxBacklog);
+      if (room) await room;
     }
     return { stats, wrote };
   }

@@ -95,6 +95,15 @@ export class RequestExecutor {
     return this.queue.size;
   }
 
+  /**
+   * Room for one more queued request under `limit`: undefined (go on, no promise) while there
+   * is; once the backlog is full, a promise for when half of it has drained. One wait per half a
+   * backlog, not one per request: each wait is a listener on the queue, added and removed.
+   */
+  roomUnder(limit: number): Promise<void> | undefined {
+    return this.queue.size >= limit ? this.queue.onSizeLessThan(Math.ceil(limit / 2)) : undefined;
+  }
+
   async waitForBacklogBelow(limit: number): Promise<void> {
     if (this.queue.size >= limit) await this.queue.onSizeLessThan(limit);
   }
@@ -128,6 +137,8 @@ export class RequestExecutor {
             else this.counters.writes++;
             try {
               const sent = send();
+              // Strict spacing counts from here for reads too (updates are also marked by the
+              // client when they reach a socket, which may be later).
               if (this.limiter.strict) this.limiter.markSent();
               return { ok: true as const, value: await sent };
             } catch (error) {
