@@ -8,6 +8,7 @@ import {
   foldJournal,
   isDone,
   JOURNAL_FILE,
+  OUTCOME_FLUSH_MS,
   journalEntries,
   journalLine,
   JournalWriter,
@@ -50,6 +51,9 @@ function lines(): unknown[] {
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 describe('JournalWriter', () => {
   test('a pending line is not on disk until flush(), and is as soon as flush() returns', async () => {
@@ -70,7 +74,7 @@ describe('JournalWriter', () => {
     expect(text()).toBe(journalLine(p1) + journalLine(p2));
   });
 
-  test('outcome lines reach the disk by the next turn of the event loop, after the pending lines buffered before them', async () => {
+  test('outcome lines reach the disk within OUTCOME_FLUSH_MS, after the pending lines buffered before them', async () => {
     const journal = await JournalWriter.open(dir, { append: false });
     const pending = entry('x1', 'pending', { attempts: 0 });
     const updated = entry('x1', 'updated', { status: 200 });
@@ -78,13 +82,30 @@ describe('JournalWriter', () => {
     journal.pending(pending);
     journal.record(updated);
     journal.record(failed);
-    await nextTurn();
+    await sleep(OUTCOME_FLUSH_MS + 20);
     expect(text()).toBe(journalLine(pending) + journalLine(updated) + journalLine(failed));
     const later = entry('x3', 'unchanged');
     journal.record(later);
-    await nextTurn();
+    await sleep(OUTCOME_FLUSH_MS + 20);
     expect(lines()).toEqual([pending, updated, failed, later]);
     await journal.close();
+  });
+
+  test('flushForSend writes only when a pending line is buffered, and then takes the outcome lines along, in order', async () => {
+    const journal = await JournalWriter.open(dir, { append: false });
+    const done = entry('x1', 'updated', { status: 200 });
+    journal.record(done);
+    journal.flushForSend(); // no pending line: the outcome line may wait, no system call
+    expect(text()).toBe('');
+    const pending = entry('x2', 'pending', { attempts: 0 });
+    journal.pending(pending);
+    journal.flushForSend();
+    expect(text()).toBe(journalLine(done) + journalLine(pending));
+    journal.record(entry('x2', 'updated', { status: 200 }));
+    journal.flushForSend();
+    expect(text()).toBe(journalLine(done) + journalLine(pending));
+    await journal.close();
+    expect(lines()).toEqual([done, pending, entry('x2', 'updated', { status: 200 })]);
   });
 
   test('close() writes what is still buffered; it is idempotent; writing after it throws', async () => {
@@ -203,9 +224,10 @@ describe('JournalWriter', () => {
     expect((first as NodeJS.ErrnoException).code).toBe('ENOSPC');
     // Once failed, every later flush throws (the engine then sends nothing more).
     expect(() => journal.flush()).toThrow(first as Error);
+    expect(() => journal.flushForSend()).toThrow(first as Error);
     expect(errors).toEqual([]);
     journal.record(entry('x2', 'updated'));
-    await nextTurn();
+    await sleep(OUTCOME_FLUSH_MS + 20);
     expect(errors).toEqual([first]);
     await expect(journal.close()).rejects.toThrow();
   });

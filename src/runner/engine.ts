@@ -245,7 +245,7 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     const task = executor
       .execute('write', () => {
         try {
-          journal?.flush();
+          journal?.flushForSend();
         } catch (error) {
           stop('journal', `cannot write the journal (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): stopped before sending more writes; resumable`);
           throw error;

@@ -18,6 +18,12 @@ export const JOURNAL_FILE = 'journal.ndjson';
 export const RUN_FILE_MODE = 0o600;
 
 /**
+ * How long an outcome line may wait in the buffer for a send to take it along: a `kill -9`
+ * loses at most this much of them. One write(2) per send instead costs ~15 µs of CPU each.
+ */
+export const OUTCOME_FLUSH_MS = 25;
+
+/**
  * The JSON of what an item's lines all repeat (id, before, after, op), made once per item: a
  * write's pending line and its outcome line are built from the same pieces.
  */
@@ -83,16 +89,19 @@ export interface JournalWriterOptions {
 
 /**
  * Appends lines with synchronous writes on an O_APPEND fd. Lines are batched: `pending` lines
- * wait in a buffer until `flush()`, which the engine calls right before it sends a write (so a
- * write never leaves before its line, and the pending lines of a whole page go out in one
- * write(2)); outcome lines are flushed at the latest on the next turn of the event loop. Once
- * `flush` returns, the lines are in the kernel: a `kill -9` loses at most outcome lines of the
- * last turn, never the record of a write sent.
+ * wait in a buffer until `flushForSend()`, which the engine calls right before it sends a write
+ * (so a write never leaves before its line, and the pending lines of a whole page or backlog
+ * refill go out in one write(2)); outcome lines ride along with the next such write, and reach
+ * the OS within OUTCOME_FLUSH_MS at the latest. Once a flush returns, the lines are in the
+ * kernel: a `kill -9` loses at most the outcome lines of the last few milliseconds (those items
+ * read as pending: resume checks them, undo counts them), never the record of a write sent.
  */
 export class JournalWriter {
   private fd: number | undefined;
   private buffer = '';
-  private scheduled = false;
+  /** The buffer holds a pending line: the next send must flush it first. */
+  private pendingBuffered = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private failed: Error | undefined;
 
   private constructor(
@@ -124,29 +133,42 @@ export class JournalWriter {
   }
 
   /**
-   * Buffer a `pending` line; it reaches the OS at the next flush(), which precedes the write.
-   * `item`: the item's journalItemText, when the caller keeps it for the outcome line too.
+   * Buffer a `pending` line; it reaches the OS at the next flushForSend(), which precedes the
+   * write. `item`: the item's journalItemText, when the caller keeps it for the outcome line too.
    */
   pending(entry: JournalEntry, item?: JournalItemText): void {
     this.append(entry, item);
+    this.pendingBuffered = true;
   }
 
-  /** Buffer an outcome line, flushed by the next turn of the event loop at the latest. */
+  /** Buffer an outcome line: written with the next send's flush, or within OUTCOME_FLUSH_MS. */
   record(entry: JournalEntry, item?: JournalItemText): void {
     this.append(entry, item);
     if (this.buffer.length >= 65_536) this.flushQuietly();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flushQuietly());
-    }
+    else this.timer ??= setTimeout(() => this.flushQuietly(), OUTCOME_FLUSH_MS);
+  }
+
+  /**
+   * Right before a write is sent: its pending line, and whatever is buffered with it, reach the
+   * OS now. No system call when every pending line is out already (outcome lines can wait).
+   * Throws when it cannot (disk full): send nothing then.
+   */
+  flushForSend(): void {
+    if (this.failed) throw this.failed;
+    if (this.pendingBuffered) this.flush();
   }
 
   /** Write every buffered line to the OS now. Throws when it cannot (disk full): send nothing then. */
   flush(): void {
     if (this.failed) throw this.failed;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.buffer === '' || this.fd === undefined) return;
     const text = this.buffer;
     this.buffer = '';
+    this.pendingBuffered = false;
     try {
       writeAllSync(this.fd, text);
     } catch (error) {
@@ -177,7 +199,6 @@ export class JournalWriter {
   }
 
   private flushQuietly(): void {
-    this.scheduled = false;
     try {
       this.flush();
     } catch (error) {
