@@ -121,7 +121,8 @@ function fixedRate(rate: number, concurrency: number): BenchCase {
  * No rate limit, 20 ms per request: does retag keep `concurrency` requests in flight? retag and
  * the bare node:http client alternate, twice each, on the same (warmed-up) server, and each
  * keeps its best round: on a shared 2-core machine a neighbour's burst can cost any one round.
- * `server` names the server in the row ('' for the simulator); `cpu` receives the CPU row.
+ * `server` names the server in the row ('' for the simulator); `cpu` receives the CPU rows (at
+ * concurrency 32: the same setup again at 4 × the updates, for the CPU of one more update).
  */
 async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, cpu: Row[] | undefined, server = ''): Promise<Row> {
   const ideal = concurrency / 0.02;

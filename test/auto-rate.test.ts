@@ -181,6 +181,11 @@ describe('AutoRate', () => {
     expect(limiter.strict).toBe(true);
     const settled = auto.rate;
     clock.t += 1000;
+    succeed(auto, limiter, clock, Math.round(settled * 2), 2000);
+    refuse(auto, limiter, clock); // 3 s after the 429 that showed the bucket: still the first under strict spacing
+    expect(decisions.at(-1)?.reason).toBe('noise');
+    expect(auto.rate).toBeCloseTo(settled, 9);
+    clock.t += 1000;
     succeed(auto, limiter, clock, Math.round(settled * 6), 6000);
     refuse(auto, limiter, clock); // 7 s after the last: lone
     expect(decisions.at(-1)?.reason).toBe('noise');

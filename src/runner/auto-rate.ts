@@ -380,7 +380,9 @@ export class AutoRate {
         const next = Math.max(rate, Math.sqrt(floor * failed));
         this.#mode = 'settled';
         this.#estimate = failed;
-        this.#strictLast429 = now;
+        // This 429 showed the bucket; it says nothing of strict spacing at the new rate, so the
+        // first 429 under it is lone (its creep clock starts at the resume all the same).
+        this.#strictLast429 = Number.NEGATIVE_INFINITY;
         this.#set(limiter, next, 'resume-refused', now, episode);
         return;
       }
