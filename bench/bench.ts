@@ -121,8 +121,8 @@ function fixedRate(rate: number, concurrency: number): BenchCase {
  * No rate limit, 20 ms per request: does retag keep `concurrency` requests in flight? retag and
  * the bare node:http client alternate, twice each, on the same (warmed-up) server, and each
  * keeps its best round: on a shared 2-core machine a neighbour's burst can cost any one round.
- * `server` names the server in the row ('' for the simulator); `cpu` receives the CPU rows (at
- * concurrency 32: the same setup again at 4 × the updates, for the CPU of one more update).
+ * `server` names the server in the row ('' for the simulator); `cpu` receives the CPU rows
+ * (cpuRows, at concurrency 32).
  */
 async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, cpu: Row[] | undefined, server = ''): Promise<Row> {
   const ideal = concurrency / 0.02;
@@ -144,46 +144,7 @@ async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, 
     if (!bestBare || bareAchieved > bestBare.achieved) bestBare = { achieved: bareAchieved, cpuMs: Math.min(bare.cpuMs ?? NaN, bestBare?.cpuMs ?? Infinity) };
     else bestBare.cpuMs = Math.min(bestBare.cpuMs, bare.cpuMs ?? NaN);
   }
-  if (concurrency === 32 && cpu) {
-    const retagIdle = await measureNode([CLI, 'plan', join(ctx.tmp, 'one.ndjson'), '--no-read', '--log-level', 'warn', '--out', ctx.outDir('idle')], {
-      REIMAGE_API_KEY: API_KEY,
-      REIMAGE_BASE_URL: sim.url,
-    });
-    const bareIdle = await runBaseline('noop', sim.url, 0);
-    // At the margin: the same clients at 4n updates; what n more updates cost, per update.
-    const big = n * 4;
-    const bigManifest = await setManifest(ctx, `latency-${concurrency}-x4`, big, 16_000);
-    let retagBig = Infinity;
-    let bareBig = Infinity;
-    for (let round = 0; round < rounds; round++) {
-      await sim.reset();
-      const run = await runRetag(sim.url, ['run', bigManifest, '--no-read', '--rate', '100000', '--concurrency', String(concurrency)], ctx.outDir(`latency-${concurrency}-x4`));
-      retagBig = Math.min(retagBig, run.cpuMs ?? NaN);
-      await sim.reset();
-      bareBig = Math.min(bareBig, (await runBaseline('bare', sim.url, big, concurrency)).cpuMs ?? NaN);
-    }
-    const retagMarginal = ((retagBig - best!.cpuMs) * 1000) / (big - n);
-    const bareMarginal = ((bareBig - bestBare!.cpuMs) * 1000) / (big - n);
-    cpu.push({
-      case: 'cpu-per-update',
-      setup: `the latency-32 setup at ${n} and ${big} updates, least process CPU (user+sys, every thread) of ${rounds} each: (CPU(${big}) − CPU(${n})) ÷ ${big - n}`,
-      figure: 'client CPU per update, at the margin',
-      retag: us(retagMarginal),
-      baseline: `bare node:http ${us(bareMarginal)}`,
-      ratio: `${(retagMarginal / bareMarginal).toFixed(2)}× bare`,
-    });
-    // The whole run of n: start-up (a process that only starts) subtracted, warm-up kept.
-    const retagUs = ((best!.cpuMs - retagIdle.cpuMs!) * 1000) / n;
-    const bareUs = ((bestBare!.cpuMs - bareIdle.cpuMs!) * 1000) / n;
-    cpu.push({
-      case: `cpu-per-run-${n}`,
-      setup: `the latency-32 runs: process CPU less start-up (retag ${(retagIdle.cpuMs ?? NaN).toFixed(0)} ms, node ${(bareIdle.cpuMs ?? NaN).toFixed(0)} ms), ÷ ${n}`,
-      figure: `client CPU per update over a run of ${n}, JIT warm-up included`,
-      retag: us(retagUs),
-      baseline: `bare node:http ${us(bareUs)}`,
-      ratio: `${(retagUs / bareUs).toFixed(2)}× bare`,
-    });
-  }
+  if (concurrency === 32 && cpu) cpu.push(...(await cpuRows(ctx, sim, n, manifest, concurrency)));
   return {
     case: server ? `latency-${server}-${concurrency}` : `latency-${concurrency}`,
     setup: `${server ? `${server} server, ` : ''}no limit, 20 ms latency; -c ${concurrency}; ${n} updates, best of ${rounds} (max in flight ${best!.inFlight})`,
@@ -192,6 +153,74 @@ async function latencyBound(ctx: Context, sim: SimProcess, concurrency: number, 
     baseline: `ideal ${perSec(ideal)}; bare node:http ${perSec(bestBare!.achieved)} (${pct(bestBare!.achieved / ideal)})`,
     ratio: `${pct(best!.achieved / ideal)} (${pct(best!.achieved / bestBare!.achieved)} of bare)`,
   };
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * CPU per update, the latency setup again. Each round runs retag and the bare client at n and at
+ * 4n updates, one right after the other, so the machine's speed (shared, it drifts) is about the
+ * same for the four: a round's (CPU(4n) − CPU(n)) ÷ 3n is what one more update costs, start-up
+ * and JIT warm-up dropped out. The median of the rounds is the figure. The whole run of n, less
+ * a process that only starts, is the second row: what a short run pays per update.
+ */
+async function cpuRows(ctx: Context, sim: SimProcess, n: number, manifest: string, concurrency: number): Promise<Row[]> {
+  const rounds = ctx.quick ? 1 : 3;
+  const big = n * 4;
+  const bigManifest = await setManifest(ctx, `latency-${concurrency}-x4`, big, 16_000);
+  const retag = async (file: string, name: string) => {
+    await sim.reset();
+    const run = await runRetag(sim.url, ['run', file, '--no-read', '--rate', '100000', '--concurrency', String(concurrency)], ctx.outDir(name));
+    return run.cpuMs ?? NaN;
+  };
+  const bare = async (count: number) => {
+    await sim.reset();
+    return (await runBaseline('bare', sim.url, count, concurrency)).cpuMs ?? NaN;
+  };
+  const small = { retag: [] as number[], bare: [] as number[] };
+  const margin = { retag: [] as number[], bare: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    const r1 = await retag(manifest, `cpu-${n}`);
+    const b1 = await bare(n);
+    const r4 = await retag(bigManifest, `cpu-${big}`);
+    const b4 = await bare(big);
+    small.retag.push(r1);
+    small.bare.push(b1);
+    margin.retag.push(((r4 - r1) * 1000) / (big - n));
+    margin.bare.push(((b4 - b1) * 1000) / (big - n));
+  }
+  const retagIdle = await measureNode([CLI, 'plan', join(ctx.tmp, 'one.ndjson'), '--no-read', '--log-level', 'warn', '--out', ctx.outDir('idle')], {
+    REIMAGE_API_KEY: API_KEY,
+    REIMAGE_BASE_URL: sim.url,
+  });
+  const bareIdle = await runBaseline('noop', sim.url, 0);
+  const retagUs = median(margin.retag);
+  const bareUs = median(margin.bare);
+  const retagRunUs = ((median(small.retag) - retagIdle.cpuMs!) * 1000) / n;
+  const bareRunUs = ((median(small.bare) - bareIdle.cpuMs!) * 1000) / n;
+  const each = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  return [
+    {
+      case: 'cpu-per-update',
+      setup: `-c ${concurrency}, 20 ms, no limit: per round each client at ${n} then ${big} updates, (CPU(${big}) − CPU(${n})) ÷ ${big - n}, process CPU (user+sys, every thread); median of ${rounds} rounds (retag ${each(margin.retag)} µs; bare ${each(margin.bare)} µs)`,
+      figure: 'client CPU per update, at the margin',
+      retag: us(retagUs),
+      baseline: `bare node:http ${us(bareUs)}`,
+      ratio: `${(retagUs / bareUs).toFixed(2)}× bare`,
+    },
+    {
+      case: `cpu-per-run-${n}`,
+      setup: `the same rounds' runs of ${n}: process CPU (median) less start-up (retag ${(retagIdle.cpuMs ?? NaN).toFixed(0)} ms, node ${(bareIdle.cpuMs ?? NaN).toFixed(0)} ms), ÷ ${n}`,
+      figure: `client CPU per update over a run of ${n}, JIT warm-up included`,
+      retag: us(retagRunUs),
+      baseline: `bare node:http ${us(bareRunUs)}`,
+      ratio: `${(retagRunUs / bareRunUs).toFixed(2)}× bare`,
+    },
+  ];
 }
 
 const latencyCase: BenchCase = {
@@ -506,13 +535,14 @@ const NOTES = `How to read it:
   queue, no journal) is what this machine can do at all; "of bare" is retag's own cost. Each side
   keeps its best of two alternating rounds on a warmed-up simulator (a noisy neighbour can cost any
   one round).
-- **cpu-per-update**: what one more update costs in CPU: each client runs the latency-32 setup at
-  n and at 4n updates (least of two rounds each), and the difference of whole-process CPU (every
-  thread: V8 compiles and collects garbage on helper threads) is divided by 3n. Start-up and the
+- **cpu-per-update**: what one more update costs in CPU: in each of three rounds, each client runs
+  the latency-32 setup at n and then at 4n updates, and the difference of whole-process CPU (every
+  thread: V8 compiles and collects garbage on helper threads) is divided by 3n; the median round
+  counts (runs of one round are minutes apart at most, so the machine's drift mostly cancels). Start-up and the
   JIT's warm-up are the same at both sizes and drop out; reading a rule, its journal lines, its
   share of the reports stay in. retag's extra over bare per update: the pending and outcome
   journal lines, the plan entry, p-queue and the rate limiter, and their garbage.
-- **cpu-per-run-N**: the latency-32 runs of N updates whole, less a process that only starts:
+- **cpu-per-run-N**: those rounds' runs of N updates whole (median), less a process that only starts:
   this keeps the one-time cost of a run (compiling the manifest reader, the engine and undici
   hot; opening the run directory; the reports at the end), which a short run pays per update.
 - **alternatives**: the docs' loop is latency-bound (one request at a time); \`Promise.all\` is
