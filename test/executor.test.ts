@@ -107,4 +107,35 @@ describe('RequestExecutor', () => {
     expect(await inFlight).toMatchObject({ ok: true, value: 'finished' });
     expect(queued.calls()).toBe(0);
   });
+
+  it('abort after a later-queued request ran and settled: every one still queued is dropped, every one running finishes', async () => {
+    const { executor } = setup(1);
+    const releases = new Map<string, (v: string) => void>();
+    const sends: string[] = [];
+    const request = (kind: 'read' | 'write', name: string) =>
+      executor.execute(kind, () => {
+        sends.push(name);
+        return new Promise<string>((r) => releases.set(name, r));
+      });
+    const a = request('write', 'a');
+    const w1 = request('write', 'w1');
+    const w2 = request('write', 'w2');
+    const r = request('read', 'r'); // queued last, starts first: reads go ahead of writes
+    const w3 = request('write', 'w3');
+    await flush();
+    releases.get('a')!('a done');
+    await flush();
+    expect(sends).toEqual(['a', 'r']);
+    releases.get('r')!('r done'); // r leaves the waiting list from its middle: w1, w2 stay on it
+    await flush();
+    expect(sends).toEqual(['a', 'r', 'w1']);
+    executor.abort('interrupted by SIGINT');
+    expect(await w2).toMatchObject({ ok: false, reason: 'aborted', attempts: 0 });
+    expect(await w3).toMatchObject({ ok: false, reason: 'aborted', attempts: 0 });
+    releases.get('w1')!('w1 done');
+    expect(await a).toMatchObject({ ok: true, value: 'a done' });
+    expect(await r).toMatchObject({ ok: true, value: 'r done' });
+    expect(await w1).toMatchObject({ ok: true, value: 'w1 done' });
+    expect(sends).toEqual(['a', 'r', 'w1']);
+  });
 });

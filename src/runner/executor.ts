@@ -49,10 +49,13 @@ export class RequestExecutor {
   readonly counters: RequestCounters = { total: 0, reads: 0, writes: 0, retries: 0, status429: 0 };
   readonly #abort = new AbortController();
   /**
-   * Queued requests to give up on abort (see settledOrDropped). A Set rather than one abort
-   * listener each: EventTarget's add/removeEventListener walk every listener, O(backlog) per request.
+   * Queued requests to give up on abort (see settledOrDropped): the head of a doubly linked list.
+   * Not one abort listener each (EventTarget's add/removeEventListener walk every listener,
+   * O(backlog) per request), nor a Set: a Set's table lives in the old generation, and with a
+   * closure added and deleted per request it had V8 promote ~0.7 KB more per write (44 MB
+   * instead of 30 MB over 19,200 updates), and pay for it in GC.
    */
-  readonly #onAbort = new Set<() => void>();
+  readonly #onAbort: Waiter = { drop: undefined, prev: undefined, next: undefined };
   #abortReason: string | undefined;
 
   constructor(
@@ -86,8 +89,14 @@ export class RequestExecutor {
     this.#abortReason = reason;
     this.queue.clear();
     this.#abort.abort(new Error(reason));
-    for (const drop of this.#onAbort) drop();
-    this.#onAbort.clear();
+    let waiter = this.#onAbort.next;
+    this.#onAbort.next = undefined;
+    while (waiter) {
+      const next: Waiter | undefined = waiter.next;
+      waiter.prev = waiter.next = undefined;
+      waiter.drop?.();
+      waiter = next;
+    }
   }
 
   /** Requests queued but not started (for backpressure). */
@@ -177,30 +186,50 @@ export class RequestExecutor {
   }
 }
 
+/** A request waiting in the queue, linked into the executor's list of those to drop on abort. */
+interface Waiter {
+  drop: (() => void) | undefined;
+  prev: Waiter | undefined;
+  next: Waiter | undefined;
+}
+
 /**
  * `abort()` clears the queue, and p-queue never settles the promise of a task it dropped: wait
  * for the task, but give up (undefined) when the run aborts before the task started. A task
- * already running is waited for, so its result reaches the journal.
+ * already running is waited for, so its result reaches the journal. `head`: the list the waiter
+ * joins until the task settles (unlinked in O(1)).
  */
-function settledOrDropped<V>(
-  task: Promise<V>,
-  started: () => boolean,
-  signal: AbortSignal,
-  onAbort: Set<() => void>,
-): Promise<V | undefined> {
+function settledOrDropped<V>(task: Promise<V>, started: () => boolean, signal: AbortSignal, head: Waiter): Promise<V | undefined> {
   return new Promise<V | undefined>((resolve, reject) => {
-    const drop = () => {
-      if (!started()) resolve(undefined);
+    const waiter: Waiter = {
+      drop: () => {
+        if (!started()) resolve(undefined);
+      },
+      prev: undefined,
+      next: undefined,
     };
-    if (signal.aborted) drop();
-    else onAbort.add(drop);
+    if (signal.aborted) waiter.drop!();
+    else {
+      waiter.prev = head;
+      waiter.next = head.next;
+      if (head.next) head.next.prev = waiter;
+      head.next = waiter;
+    }
+    const unlink = () => {
+      const prev = waiter.prev;
+      if (prev) {
+        prev.next = waiter.next;
+        if (waiter.next) waiter.next.prev = prev;
+      }
+      waiter.prev = waiter.next = waiter.drop = undefined;
+    };
     task.then(
       (value) => {
-        onAbort.delete(drop);
+        unlink();
         resolve(value);
       },
       (error: unknown) => {
-        onAbort.delete(drop);
+        unlink();
         reject(error);
       },
     );
