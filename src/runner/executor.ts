@@ -148,7 +148,7 @@ export class RequestExecutor {
               const sent = send();
               // Strict spacing counts from here for reads too (updates are also marked by the
               // client when they reach a socket, which may be later).
-              if (this.limiter.strict) this.limiter.markSent();
+              this.limiter.markSent();
               return { ok: true as const, value: await sent };
             } catch (error) {
               return { ok: false as const, error };

@@ -64,7 +64,7 @@ export class RateLimiter {
    * rate is not what bounds the run.
    */
   tryAcquire(): boolean {
-    if (this.#burstCap === 1) return false;
+    if (this.strict) return false;
     const now = this.#clock.now();
     if (this.#pausedUntil > now) return false;
     const slot = Math.max(this.#next, now - (this.#burst - 1) * this.#intervalMs);
@@ -77,7 +77,7 @@ export class RateLimiter {
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {
       // Strict spacing may have begun while this request slept: it then takes its turn too.
-      if (this.#burstCap === 1) return this.#acquireStrict(signal);
+      if (this.strict) return this.#acquireStrict(signal);
       const now = this.#clock.now();
       if (this.#pausedUntil > now) {
         await this.#clock.sleep(this.#pausedUntil - now, signal);
@@ -92,7 +92,7 @@ export class RateLimiter {
       await this.#clock.sleep(slot - now, signal);
       if (signal?.aborted) return;
       // Strict spacing that began while this request slept: its slot is void, it takes a turn.
-      if (this.#burstCap === 1) return this.#acquireStrict(signal);
+      if (this.strict) return this.#acquireStrict(signal);
       // A pause that began while this request slept (a 429 elsewhere) still applies to it.
       if (this.#pausedUntil <= this.#clock.now()) return;
     }
@@ -106,9 +106,10 @@ export class RateLimiter {
   /**
    * Strict spacing: the request given the last turn has just been handed to the socket. The
    * next turn counts from now: whatever ran between the turn and the send (a journal write, a
-   * garbage collection) does not bring the next request closer to it.
+   * garbage collection) does not bring the next request closer to it. Nothing otherwise.
    */
   markSent(): void {
+    if (!this.strict) return;
     const now = this.#clock.now();
     if (now > this.#lastLeft) this.#lastLeft = now;
   }

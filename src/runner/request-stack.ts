@@ -39,9 +39,7 @@ export function createRequestStack(options: RequestStackOptions): RequestStack {
     // Only --rate auto reads the pacing headers; a fixed rate pays nothing for them.
     ...(autoRate ? { onResponse: (info: ResponseInfo) => autoRate.onResponse(limiter, info) } : {}),
     // Strict spacing counts from the moment a write reaches its socket (a new connection may delay it).
-    onWrite: () => {
-      if (limiter.strict) limiter.markSent();
-    },
+    onWrite: () => limiter.markSent(),
   });
   const extra = options.events ?? {};
   const events: ExecutorEvents = {
