@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { journalItemText, journalLine, journalLineWith } from '../src/runner/journal.js';
+import { journalItemText, journalLine, journalLineWith, journalTime } from '../src/runner/journal.js';
 import type { JournalEntry } from '../src/runner/types.js';
 
 /** The line as the journal wrote it before: one ordered object, stringified. */
@@ -63,6 +63,21 @@ describe('journal lines from per-item pieces', () => {
     );
     expect(journalLineWith({ ...base, outcome: 'updated', attempts: 1, status: 200, at: 't' }, item)).toBe(
       '{"id":"img-1","outcome":"updated","before":null,"after":["x","y"],"op":{"kind":"set","tags":["x","y"]},"attempts":1,"status":200,"at":"t"}\n',
+    );
+  });
+
+  test('journalTime(ms) is new Date(ms).toISOString(), whatever the order of the calls', () => {
+    const now = Date.parse('2026-12-02T10:25:28.999Z');
+    const ms = fc.oneof(
+      fc.integer({ min: now - 3000, max: now + 3000 }), // the same second and its neighbours, often
+      fc.double({ min: 0, max: 253402300799999, noNaN: true }), // 1970 to 9999, fractions too
+      fc.constantFrom(0, 999, 1000, now, now + 1),
+    );
+    fc.assert(
+      fc.property(fc.array(ms, { minLength: 1, maxLength: 20 }), (times) => {
+        for (const t of times) expect(journalTime(t)).toBe(new Date(t).toISOString());
+      }),
+      { numRuns: 500 },
     );
   });
 });

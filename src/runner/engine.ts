@@ -9,7 +9,7 @@ import type { Decision, ItemOp } from '../plan/types.js';
 import { RunAbort, type AbortKind } from './abort.js';
 import { describeError, isUnreachable } from './describe-error.js';
 import type { RequestExecutor } from './executor.js';
-import { journalItemText, opKey, type AttemptedItem, type DoneItem, type JournalItemText, type JournalWriter } from './journal.js';
+import { journalItemText, journalTime, opKey, type AttemptedItem, type DoneItem, type JournalItemText, type JournalWriter } from './journal.js';
 import { normalizeTags, sameTags } from '../plan/normalize.js';
 import { IdMarks } from './id-marks.js';
 import { ReadAhead } from './read-ahead.js';
@@ -119,17 +119,8 @@ export interface EngineResult {
   tagsFromString: boolean;
 }
 
-let atMs = Number.NaN;
-let atIso = '';
-/** The time for a journal line: formatted once per millisecond (many lines share one). */
-const at = (): string => {
-  const ms = Date.now();
-  if (ms !== atMs) {
-    atIso = new Date(ms).toISOString();
-    atMs = ms;
-  }
-  return atIso;
-};
+/** The time for a journal line. */
+const at = (): string => journalTime(Date.now());
 
 export async function runEngine(source: ItemSource, ctx: EngineContext, options: EngineOptions): Promise<EngineResult> {
   const { api, executor, logger, journal, observer } = ctx;
@@ -240,7 +231,8 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
     // the same turn as the send (below), never after it.
     // The JSON of id, before, after and op, made once for the pending and the outcome line.
     const item = journal ? journalItemText(base) : undefined;
-    journal?.pending({ ...base, outcome: 'pending', attempts: 0, at: at() }, item);
+    // Entries of one shape, not spreads of base: two per write, the hot path.
+    journal?.pending({ id: d.id, outcome: 'pending', before: d.before, after: d.after, op: d.op, attempts: 0, at: at() }, item);
     const after = d.after ?? [];
     const task = executor
       .execute('write', () => {
@@ -255,7 +247,7 @@ export async function runEngine(source: ItemSource, ctx: EngineContext, options:
       .then((result) => {
         writesEnded++;
         if (result.ok) {
-          finish({ ...base, outcome: 'updated', attempts: result.attempts, status: 200, at: at() }, item);
+          finish({ id: d.id, outcome: 'updated', before: d.before, after: d.after, op: d.op, attempts: result.attempts, status: 200, at: at() }, item);
           return;
         }
         if (result.reason === 'aborted') {
