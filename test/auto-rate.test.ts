@@ -172,7 +172,7 @@ describe('AutoRate', () => {
     expect(auto.rate).toBeLessThan(80);
   });
 
-  it('strict spacing: a lone 429 is jitter (the rate stays), two within 5 s step it down, 10 s of quiet creeps up', () => {
+  it('strict spacing: a rare lone 429 is jitter (the rate stays), one within 20 s steps it down 2 %, two within 5 s 3 %, 10 s of quiet creeps up', () => {
     const { clock, auto, limiter, decisions } = setup(80);
     refuse(auto, limiter, clock);
     clock.t += 1000;
@@ -187,14 +187,21 @@ describe('AutoRate', () => {
     expect(auto.rate).toBeCloseTo(settled, 9);
     clock.t += 1000;
     succeed(auto, limiter, clock, Math.round(settled * 6), 6000);
-    refuse(auto, limiter, clock); // 7 s after the last: lone
-    expect(decisions.at(-1)?.reason).toBe('noise');
-    expect(auto.rate).toBeCloseTo(settled, 9);
+    refuse(auto, limiter, clock); // 7 s after the last: lone, but a 1 s pause every 7 s costs more than 2 % of the rate
+    expect(decisions.at(-1)?.reason).toBe('cut');
+    expect(auto.rate).toBeCloseTo(0.98 * settled, 9);
     clock.t += 1000;
-    succeed(auto, limiter, clock, Math.round(settled * 2), 2000);
+    for (let s = 0; s < 24; s++) succeed(auto, limiter, clock, Math.round(auto.rate), 1000);
+    const crept = auto.rate;
+    expect(crept).toBeGreaterThan(0.98 * settled); // 10 s of quiet, then +0.5 %/s
+    refuse(auto, limiter, clock); // 25 s after the last: lone and rare, the rate stays
+    expect(decisions.at(-1)?.reason).toBe('noise');
+    expect(auto.rate).toBeCloseTo(crept, 9);
+    clock.t += 1000;
+    succeed(auto, limiter, clock, Math.round(crept * 2), 2000);
     refuse(auto, limiter, clock); // 3 s after the last: a cluster, over the edge
     expect(decisions.at(-1)?.reason).toBe('cut');
-    expect(auto.rate).toBeCloseTo(0.97 * settled, 9);
+    expect(auto.rate).toBeCloseTo(0.97 * crept, 9);
     const cut = auto.rate;
     clock.t += 1000;
     succeed(auto, limiter, clock, Math.round(cut * 9), 9000);

@@ -92,6 +92,12 @@ const STRICT_CLUSTER_MS = 5000;
 const STRICT_CUT = 0.97;
 /** …more when refused right at a resume (far over). */
 const STRICT_CUT_FAR = 0.95;
+/**
+ * Strict: a lone 429 this soon after the last one costs more than it saves (each is a pause of
+ * its Retry-After, a second of nothing): step down 2 %.
+ */
+const STRICT_LONE_MS = 20_000;
+const STRICT_LONE_CUT = 0.98;
 /** Strict: after this long with no 429, creep up +0.5 %/s. */
 const STRICT_QUIET_MS = 10_000;
 const STRICT_CREEP = 0.005;
@@ -162,10 +168,12 @@ type Mode = 'slow-start' | 'search' | 'settled' | 'announced';
  * - **A bucket of one token** (the refused resume took one request): the limiter spaces
  *   requests strictly from then on, each at least 1/rate after the one before reached its
  *   socket (a late timer must not bring the next one closer). Near the limit, jitter (two
- *   requests bunched on the way) draws a lone 429 now and then at any rate: it leaves the rate
- *   alone. 429s within 5 s of each other mean over the edge: −3 % each (−5 % when refused right
- *   at a resume). 10 s without a 429: +0.5 %/s. It settles just under where 429s start to
- *   cluster, about one lone 429 per 10 s on this machine.
+ *   requests bunched on the way, a server's own GC pause) draws a lone 429 now and then at any
+ *   rate: a rare one leaves the rate alone. 429s within 5 s of each other mean over the edge:
+ *   −3 % each (−5 % when refused right at a resume). Lone ones within 20 s of each other, −2 %:
+ *   each costs a pause of its Retry-After (a second of nothing), so one every 7 s loses 14 %
+ *   where 2 % less rate may lose none. 10 s without a 429: +0.5 %/s. It settles just under where
+ *   429s come more often than every 20 s.
  * - **Headers** win: `RateLimit-Policy` (`q;w=s`) announces the rate: take it and stop
  *   probing. `RateLimit-Remaining` (or `X-`) running low stops any increase; reaching 0 caps the
  *   rate at `limit / reset` — what the server will accept before it resets.
@@ -496,17 +504,19 @@ export class AutoRate {
   /**
    * Strict spacing, a 429. Near the limit, two requests bunched on the way (jitter, ours or the
    * server's) draw a lone 429 now and then at any rate; over it, they come one after another.
-   * So a lone 429 leaves the rate alone, and one within 5 s of the last steps it down 3 % (5 %
-   * when refused right at a resume: far over).
+   * So one within 5 s of the last steps it down 3 % (5 % when refused right at a resume: far
+   * over); a lone one within 20 s, 2 % (each costs a pause of its Retry-After: they must be
+   * rarer than that); a lone one after longer leaves the rate alone.
    */
   #strict429(limiter: RateLimiter, now: number, rate: number, episode: EpisodeInfo): void {
-    const cluster = now - this.#strictLast429 < STRICT_CLUSTER_MS;
+    const since = now - this.#strictLast429;
+    const cluster = since < STRICT_CLUSTER_MS;
     const atResume = now - this.#resumeAt < (QUICK_REQUESTS * 1000) / rate;
     this.#strictLast429 = now;
     this.#mode = 'settled';
     this.#estimate = rate;
     if (!cluster) {
-      this.#set(limiter, rate, 'noise', now, episode);
+      this.#set(limiter, since < STRICT_LONE_MS ? rate * STRICT_LONE_CUT : rate, since < STRICT_LONE_MS ? 'cut' : 'noise', now, episode);
       return;
     }
     this.#set(limiter, rate * (atResume ? STRICT_CUT_FAR : STRICT_CUT), 'cut', now, episode);
