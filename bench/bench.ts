@@ -560,9 +560,11 @@ const NOTES = `How to read it:
   costs up to a second of throughput: the figure is mostly how few probes past the limit the
   controller needs. With a bucket of 1, two requests closer than 1/60 s are refused. Once the
   server shows such a bucket (a resume refused after one request), retag spaces every request at
-  least 1/rate after the one before reached its socket, and steps the rate down a little per 429
-  — but a stalled event loop (the client's or the server's, on a busy machine) still bunches
-  requests and draws 429s at any rate, each a second lost. "second half" is the rate over the
+  least 1/rate after the one before reached its socket — or after the server took it, as far as
+  an answer later than the usual round trip tells (a server whose event loop stalled took that
+  request late, and the next one, sent on time, would reach it too close behind) — and steps the
+  rate down a little per 429; a stall that bunches requests still draws a 429 now and then, each
+  a second lost. "second half" is the rate over the
   second half of the run, after discovery.
 - **read-write-window-R**: how stale a read-merge-write is, by bench/plain-server.ts's clock:
   from the moment the listing page holding an image finished sending to the moment that image's

@@ -106,6 +106,27 @@ describe('update over dispatch', () => {
     expect(order).toEqual(['write 0', 'answer /update/a', 'write 1', 'answer /update/b']);
   });
 
+  test("the function onWrite returns is called once, when that request's answer arrives (any status)", async () => {
+    const order: string[] = [];
+    let n = 0;
+    const c = new ReimageClient({
+      baseUrl: server.url,
+      apiKey: KEY,
+      concurrency: 1,
+      timeoutMs: 2000,
+      onWrite: () => {
+        const k = n++;
+        order.push(`write ${k}`);
+        return () => order.push(`answered ${k}`);
+      },
+      onResponse: (info) => order.push(`answer ${info.path}`),
+    });
+    clients.push(c);
+    server.enqueue(reply(200), reply(429, { error: 'slow down' }, { 'retry-after': '1' }));
+    await Promise.allSettled([c.update('a', ['x']).then(() => order.push('resolved a')), c.update('b', ['y'])]);
+    expect(order).toEqual(['write 0', 'answered 0', 'answer /update/a', 'resolved a', 'write 1', 'answered 1', 'answer /update/b']);
+  });
+
   test('a 2xx body over 128 KiB still means the write succeeded (drained like body.dump())', async () => {
     const c = make({ concurrency: 1 });
     server.enqueue(reply(200, 'x'.repeat(600 * 1024)), reply(200));

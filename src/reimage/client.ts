@@ -44,9 +44,10 @@ export interface ClientOptions {
   onResponse?: (info: ResponseInfo) => void;
   /**
    * Called as an update's request is handed to its socket (after any wait for a connection):
-   * strict rate spacing counts from here. Must not throw (an exception is ignored).
+   * strict rate spacing counts from here. If it returns a function, that is called when the
+   * request's answer (its status line and headers) arrives. Must not throw (an exception is ignored).
    */
-  onWrite?: () => void;
+  onWrite?: () => unknown;
 }
 
 export interface ResponseInfo {
@@ -157,7 +158,7 @@ export class ReimageClient {
   private readonly readHeaders: Record<string, string>;
   private readonly writeHeaders: Record<string, string>;
   private readonly onResponse: ((info: ResponseInfo) => void) | undefined;
-  private readonly onWrite: (() => void) | undefined;
+  private readonly onWrite: (() => unknown) | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(opts: ClientOptions) {
@@ -322,6 +323,8 @@ export class ReimageClient {
       // The body of an error reply (kept), or the byte count of a 2xx one (dropped).
       let chunks: Buffer[] | undefined;
       let dropped = 0;
+      // What onWrite asked to be told when the answer arrives.
+      let onAnswer: (() => void) | undefined;
       const onAbort = () => {
         abortReason = (signal!.reason as Error | undefined) ?? new Error('aborted');
         abort?.(abortReason);
@@ -340,13 +343,22 @@ export class ReimageClient {
           if (abortReason) abortRequest(abortReason);
           else if (this.onWrite) {
             try {
-              this.onWrite();
+              const told = this.onWrite();
+              if (typeof told === 'function') onAnswer = told as () => void;
             } catch {
               // a hook's failure is not the request's
             }
           }
         },
         onHeaders: (statusCode: number, raw: Buffer[] | string[]) => {
+          if (onAnswer) {
+            try {
+              onAnswer();
+            } catch {
+              // a hook's failure is not the request's
+            }
+            onAnswer = undefined;
+          }
           status = statusCode;
           rawHeaders = raw;
           const ok = status >= 200 && status < 300;

@@ -167,7 +167,8 @@ type Mode = 'slow-start' | 'search' | 'settled' | 'announced';
  *   rate over the limit at once, not after a hold at it) unless three come in a row.
  * - **A bucket of one token** (the refused resume took one request): the limiter spaces
  *   requests strictly from then on, each at least 1/rate after the one before reached its
- *   socket (a late timer must not bring the next one closer). Near the limit, jitter (two
+ *   socket (a late timer must not bring the next one closer), or after the server took it
+ *   when its answer came back late (RateLimiter.markWritten). Near the limit, jitter (two
  *   requests bunched on the way, a server's own GC pause) draws a lone 429 now and then at any
  *   rate: a rare one leaves the rate alone. 429s within 5 s of each other mean over the edge:
  *   −3 % each (−5 % when refused right at a resume). Lone ones within 20 s of each other, −2 %:

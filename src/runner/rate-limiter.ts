@@ -21,6 +21,9 @@ export class RateLimiter {
   /** Strict spacing (a cap of 1): the request before's turn, and when it left. */
   #turn: Promise<void> = Promise.resolve();
   #lastLeft = Number.NEGATIVE_INFINITY;
+  /** Strict spacing: the round trips of the last answers (a ring), the quickest of them the norm. */
+  readonly #rtts: number[] = [];
+  #rttNext = 0;
   readonly #clock: Clock;
 
   constructor(rate: number, options: { burst?: number; clock?: Clock } = {}) {
@@ -115,6 +118,33 @@ export class RateLimiter {
   }
 
   /**
+   * markSent() for a request handed to its socket by the client; under strict spacing it returns
+   * the function to call when that request's answer arrives (undefined otherwise: no cost).
+   *
+   * An answer later than the quickest of the recent ones says the server took the request that
+   * much later than it was sent, most likely (a server's event loop that stalled, a busy
+   * machine; it may also be the way back): the server's bucket counts from that arrival, so the
+   * next request waits 1/rate from it. Otherwise the next one, sent on time, reaches the server
+   * closer than 1/rate behind the late one, and a bucket of one token refuses it.
+   */
+  markWritten(): (() => void) | undefined {
+    if (!this.strict) return undefined;
+    const sentAt = this.#clock.now();
+    if (sentAt > this.#lastLeft) this.#lastLeft = sentAt;
+    return () => this.#answered(sentAt);
+  }
+
+  #answered(sentAt: number): void {
+    const rtt = this.#clock.now() - sentAt;
+    this.#rtts[this.#rttNext] = rtt;
+    this.#rttNext = (this.#rttNext + 1) % RTT_SAMPLES;
+    let quickest = rtt;
+    for (const r of this.#rtts) if (r < quickest) quickest = r;
+    const arrived = sentAt + (rtt - quickest);
+    if (arrived > this.#lastLeft) this.#lastLeft = arrived;
+  }
+
+  /**
    * Strict spacing: one request at a time through a turnstile, each at least `1/rate` after the
    * one before it actually left — not after the slot it was given. Slots reserved ahead each
    * wake on their own (millisecond) timer, so a late one and a punctual one can leave closer
@@ -157,6 +187,9 @@ function untilAborted(turn: Promise<void>, signal: AbortSignal): Promise<void> {
     void turn.then(done);
   });
 }
+
+/** How many recent answers set the norm a late one is measured against. */
+const RTT_SAMPLES = 32;
 
 function checkRate(rate: number): number {
   if (!Number.isFinite(rate) || rate <= 0) throw new RangeError(`rate must be a positive number, got ${rate}`);

@@ -38,8 +38,9 @@ export function createRequestStack(options: RequestStackOptions): RequestStack {
     timeoutMs: options.timeoutMs,
     // Only --rate auto reads the pacing headers; a fixed rate pays nothing for them.
     ...(autoRate ? { onResponse: (info: ResponseInfo) => autoRate.onResponse(limiter, info) } : {}),
-    // Strict spacing counts from the moment a write reaches its socket (a new connection may delay it).
-    onWrite: () => limiter.markSent(),
+    // Strict spacing counts from the moment a write reaches its socket (a new connection may delay
+    // it), and from when the server took it, as far as a late answer tells.
+    onWrite: () => limiter.markWritten(),
   });
   const extra = options.events ?? {};
   const events: ExecutorEvents = {
