@@ -192,27 +192,27 @@ describe('RateLimiter', () => {
       const first = admitTimes(limiter, clock, 1);
       await flush();
       expect(first.length).toBe(1);
-      // Answers 10 ms after the send, the norm: the next turn is 20 ms after the send.
-      for (let i = 0; i < 3; i++) {
+      /** Send now, answered `rttMs` later: when the next turn comes, less the send time. */
+      const turnAfter = async (rttMs: number): Promise<number> => {
         const sentAt = clock.now();
         const answered = limiter.markWritten()!;
-        await clock.advance(10, 0.25);
+        await clock.advance(rttMs, 0.25);
         answered();
         const next = admitTimes(limiter, clock, 1);
         await clock.advance(12, 0.25);
-        expect(next[0]).toBeGreaterThanOrEqual(sentAt + 20 - 1e-9);
-        expect(next[0]).toBeLessThan(sentAt + 20.5);
+        return next[0]! - sentAt;
+      };
+      // Answers 10 ms after the send, the norm: the next turn is 20 ms after the send.
+      for (let i = 0; i < 3; i++) {
+        const gap = await turnAfter(10);
+        expect(gap).toBeGreaterThanOrEqual(20 - 1e-9);
+        expect(gap).toBeLessThan(20.5);
       }
       // One answered 6 ms late: the server took it ~6 ms after it was sent, so the next request
       // goes 20 ms after that (sent on time, it would reach a bucket of one token 14 ms behind it).
-      const sentAt = clock.now();
-      const late = limiter.markWritten()!;
-      await clock.advance(16, 0.25);
-      late();
-      const next = admitTimes(limiter, clock, 1);
-      await clock.advance(12, 0.25);
-      expect(next[0]).toBeGreaterThanOrEqual(sentAt + 6 + 20 - 1e-9);
-      expect(next[0]).toBeLessThan(sentAt + 6 + 20.5);
+      const gap = await turnAfter(16);
+      expect(gap).toBeGreaterThanOrEqual(6 + 20 - 1e-9);
+      expect(gap).toBeLessThan(6 + 20.5);
     });
 
     it('holds every turn through a pause, and an aborted turn resolves at once', async () => {

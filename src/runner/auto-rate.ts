@@ -517,7 +517,8 @@ export class AutoRate {
     this.#mode = 'settled';
     this.#estimate = rate;
     if (!cluster) {
-      this.#set(limiter, since < STRICT_LONE_MS ? rate * STRICT_LONE_CUT : rate, since < STRICT_LONE_MS ? 'cut' : 'noise', now, episode);
+      const tooOften = since < STRICT_LONE_MS;
+      this.#set(limiter, tooOften ? rate * STRICT_LONE_CUT : rate, tooOften ? 'cut' : 'noise', now, episode);
       return;
     }
     this.#set(limiter, rate * (atResume ? STRICT_CUT_FAR : STRICT_CUT), 'cut', now, episode);

@@ -112,9 +112,7 @@ export class RateLimiter {
    * garbage collection) does not bring the next request closer to it. Nothing otherwise.
    */
   markSent(): void {
-    if (!this.strict) return;
-    const now = this.#clock.now();
-    if (now > this.#lastLeft) this.#lastLeft = now;
+    if (this.strict) this.#leftAt(this.#clock.now());
   }
 
   /**
@@ -130,8 +128,13 @@ export class RateLimiter {
   markWritten(): (() => void) | undefined {
     if (!this.strict) return undefined;
     const sentAt = this.#clock.now();
-    if (sentAt > this.#lastLeft) this.#lastLeft = sentAt;
+    this.#leftAt(sentAt);
     return () => this.#answered(sentAt);
+  }
+
+  /** Strict spacing: the last request left (or reached the server) at `time`, if that is later than known. */
+  #leftAt(time: number): void {
+    if (time > this.#lastLeft) this.#lastLeft = time;
   }
 
   #answered(sentAt: number): void {
@@ -140,8 +143,7 @@ export class RateLimiter {
     this.#rttNext = (this.#rttNext + 1) % RTT_SAMPLES;
     let quickest = rtt;
     for (const r of this.#rtts) if (r < quickest) quickest = r;
-    const arrived = sentAt + (rtt - quickest);
-    if (arrived > this.#lastLeft) this.#lastLeft = arrived;
+    this.#leftAt(sentAt + (rtt - quickest));
   }
 
   /**
